@@ -1,0 +1,199 @@
+/*
+ * decref_buffer.c - deferred decrements: batches, sealing, application.
+ *
+ * The invariant that makes lock-free "load then incref" safe
+ * (docs/grace-periods.md): a decrement is applied only after a grace period
+ * that started after the decrement was recorded.  A reader that loaded a
+ * pointer from a shared location before the location was overwritten is
+ * still before its next quiescent point, or has already incremented; in
+ * both cases the count cannot reach zero under it.
+ */
+#include "decref_buffer.h"
+
+#include "dealloc.h"
+#include "refcount.h"
+
+#include <sched.h>
+#include <time.h>
+
+#define SPARE_BATCHES 2
+#define RAW_TAG ((uintptr_t)1)
+
+static ouro_batch *batch_alloc(void)
+{
+    return ouro__mem_alloc(sizeof(ouro_batch) +
+                           (size_t)ouro__rt.batch_cap * sizeof(ouro_object *));
+}
+
+static ouro_batch *batch_get(ouro_thread *t)
+{
+    ouro_batch *b = t->spare;
+    if (b) {
+        t->spare = b->next;
+        return b;
+    }
+    return batch_alloc();
+}
+
+static void batch_recycle(ouro_thread *t, ouro_batch *b)
+{
+    unsigned n = 0;
+    for (ouro_batch *s = t->spare; s; s = s->next)
+        n++;
+    if (n >= SPARE_BATCHES) {
+        ouro__mem_free(b);
+        return;
+    }
+    b->next = t->spare;
+    t->spare = b;
+}
+
+static void bind_current(ouro_thread *t, ouro_batch *b)
+{
+    t->cur = b;
+    ouro__tls.dec_pos = b->entries;
+    ouro__tls.dec_end = b->entries + ouro__rt.batch_cap;
+}
+
+int ouro__decbuf_init(ouro_thread *t)
+{
+    ouro_batch *b = batch_alloc();
+    if (!b)
+        return OURO_ENOMEM;
+    bind_current(t, b);
+    return OURO_OK;
+}
+
+void ouro__decbuf_fini(ouro_thread *t)
+{
+    OURO_ASSERT(!t->pending_head && ouro__decbuf_len(t) == 0);
+    ouro__mem_free(t->cur);
+    t->cur = NULL;
+    while (t->spare) {
+        ouro_batch *b = t->spare;
+        t->spare = b->next;
+        ouro__mem_free(b);
+    }
+    ouro__tls.dec_pos = ouro__tls.dec_end = NULL;
+}
+
+void ouro__decbuf_seal(ouro_thread *t)
+{
+    uint32_t len = ouro__decbuf_len(t);
+    if (len == 0)
+        return;
+    ouro_batch *fresh = batch_get(t);
+    if (OURO_UNLIKELY(!fresh))
+        ouro__fatal("out of memory for a deferred-decrement batch "
+                    "(%u decrements pending)", t->npending);
+    ouro_batch *b = t->cur;
+    b->len = len;
+    b->next = NULL;
+    b->goal = ouro__gp_advance();
+    if (t->pending_tail)
+        t->pending_tail->next = b;
+    else
+        t->pending_head = b;
+    t->pending_tail = b;
+    t->npending++;
+    bind_current(t, fresh);
+}
+
+static void apply_batch(ouro_thread *t, ouro_batch *b)
+{
+    for (uint32_t i = 0; i < b->len; i++) {
+        uintptr_t e = (uintptr_t)b->entries[i];
+        if (e & RAW_TAG)
+            ouro__mem_free((void *)(e & ~RAW_TAG));
+        else
+            ouro__apply_decref(t, (ouro_object *)e);
+    }
+    OURO__COUNT(t, batches_applied, 1);
+}
+
+void ouro__decbuf_apply_ready(ouro_thread *t)
+{
+    ouro_batch *b;
+    while ((b = t->pending_head) && ouro__gp_poll(b->goal)) {
+        t->pending_head = b->next;
+        if (!t->pending_head)
+            t->pending_tail = NULL;
+        t->npending--;
+        apply_batch(t, b);
+        batch_recycle(t, b);
+    }
+}
+
+void ouro__decref_slow(ouro_object *o)
+{
+    ouro_thread *t = ouro__self_or_die("ouro_decref");
+    ouro__decbuf_seal(t);
+    ouro__decbuf_apply_ready(t);
+    *ouro__tls.dec_pos++ = o;
+}
+
+void ouro__defer_free(void *block)
+{
+    if (!block)
+        return;
+    ouro_thread *t = ouro__self_or_die("ouro__defer_free");
+    if (ouro__tls.dec_pos == ouro__tls.dec_end) {
+        ouro__decbuf_seal(t);
+        ouro__decbuf_apply_ready(t);
+    }
+    *ouro__tls.dec_pos++ = (ouro_object *)((uintptr_t)block | RAW_TAG);
+}
+
+/* A quiescent point inside a flush, unless the thread is offline anyway. */
+static void flush_quiescent(ouro_thread *t)
+{
+    if (t->blocking_depth == 0)
+        ouro__gp_quiescent(t->gp);
+}
+
+static void wait_for(ouro_thread *t, uint64_t goal)
+{
+    for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
+        flush_quiescent(t);
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, spins < 256 ? 20000 : 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static bool has_work(ouro_thread *t)
+{
+    return ouro__decbuf_len(t) || t->pending_head ||
+           (t->dead_top && !t->in_free_work) ||
+           atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed);
+}
+
+void ouro__flush_all(ouro_thread *t)
+{
+    flush_quiescent(t);
+    while (has_work(t)) {
+        if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
+            ouro__process_merge_queue(t);
+        ouro__decbuf_seal(t);
+        if (t->pending_tail) {
+            wait_for(t, t->pending_tail->goal);
+            ouro__decbuf_apply_ready(t);
+        }
+        while (ouro__free_slice(t, ouro__rt.free_slice))
+            flush_quiescent(t);
+    }
+}
+
+uint64_t ouro__decbuf_count(const ouro_thread *t, const ouro_object *o)
+{
+    uint64_t n = 0;
+    for (ouro_object **p = t->cur->entries; p < ouro__tls.dec_pos; p++)
+        n += *p == o;
+    for (const ouro_batch *b = t->pending_head; b; b = b->next)
+        for (uint32_t i = 0; i < b->len; i++)
+            n += b->entries[i] == o;
+    return n;
+}

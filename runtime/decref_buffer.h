@@ -1,0 +1,41 @@
+/*
+ * decref_buffer.h - per-thread buffers of deferred decrements.
+ *
+ * ouro_decref appends to the current batch (ouro__tls.dec_pos).  A batch is
+ * sealed when full, at a safepoint, or on flush: sealing starts a grace
+ * period and moves the batch to the pending FIFO.  A pending batch is applied
+ * once its grace period has ended; batches are applied in order.
+ */
+#ifndef OURO_DECREF_BUFFER_H
+#define OURO_DECREF_BUFFER_H
+
+#include "thread.h"
+
+/* Give t a first batch and point the fast path at it. */
+int ouro__decbuf_init(ouro_thread *t);
+/* Free t's batches (all must be empty). */
+void ouro__decbuf_fini(ouro_thread *t);
+
+/* Entries in t's current batch. */
+static inline uint32_t ouro__decbuf_len(const ouro_thread *t)
+{
+    return (uint32_t)(ouro__tls.dec_pos - t->cur->entries);
+}
+
+void ouro__decbuf_seal(ouro_thread *t);
+/* Apply the pending batches whose grace period is over. */
+void ouro__decbuf_apply_ready(ouro_thread *t);
+
+/* Queue a raw memory block (from ouro__mem_alloc) to be freed after a grace
+ * period, by the calling attached thread. */
+void ouro__defer_free(void *block);
+
+/* Apply everything this thread has recorded and free everything that dies,
+ * waiting for grace periods as needed.  The caller must hold no borrowed
+ * pointers: this passes quiescent points. */
+void ouro__flush_all(ouro_thread *t);
+
+/* Occurrences of o among t's unapplied decrements. */
+uint64_t ouro__decbuf_count(const ouro_thread *t, const ouro_object *o);
+
+#endif /* OURO_DECREF_BUFFER_H */

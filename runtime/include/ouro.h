@@ -1,0 +1,284 @@
+/*
+ * ouro.h - the whole public API of the ouro runtime.
+ *
+ * ouro gives multithreaded C programs Python-style managed objects: every
+ * object carries a reference count and is freed once nothing refers to it.
+ *
+ * Threads.  A thread must be attached (ouro_thread_attach) before it touches
+ * any object, and must call ouro_safepoint() from time to time, at a point
+ * where it holds no *borrowed* pointers (pointers loaded without taking a
+ * reference).  Around a blocking system call it may go offline with
+ * ouro_blocking_begin()/ouro_blocking_end() so that nobody waits for it.
+ *
+ * References.  Every function that returns an object returns a new (owned)
+ * reference unless its comment says "borrowed"; release it with
+ * ouro_decref().  Every function that stores an object takes its own
+ * reference; the caller keeps its own.
+ *
+ * Deferred decrements.  ouro_decref() only records the decrement; it is
+ * applied after a grace period (every attached thread has passed a safepoint
+ * or is offline).  Hence a pointer read from a shared container stays valid
+ * until the reader's next safepoint, so "load then ouro_incref" needs no lock.
+ * See docs/grace-periods.md.
+ *
+ * Errors.  Functions that can fail return NULL or a negative OURO_E* code and
+ * leave every object unchanged.  Misuse that cannot be reported (decrement of
+ * a freed object, count underflow, use from an unattached thread) aborts with
+ * a message; the checks that cost time on the fast path exist only in debug
+ * builds (NDEBUG not defined).
+ */
+#ifndef OURO_H
+#define OURO_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Error codes (negative; 0 is success).
+ */
+enum {
+    OURO_OK = 0,
+    OURO_ENOMEM = -1,   /* allocation failed; nothing was changed */
+    OURO_EINVAL = -2,   /* bad argument (NULL object, wrong type, ...) */
+    OURO_ESTATE = -3,   /* call not valid in the current runtime/thread state */
+    OURO_EINDEX = -4,   /* index out of range */
+    OURO_EKEY = -5,     /* key not present */
+};
+
+/* Human-readable name of an error code. */
+const char *ouro_strerror(int err);
+
+/* ------------------------------------------------------------------------
+ * Objects and types.
+ */
+typedef struct ouro_object ouro_object;
+typedef struct ouro_type ouro_type;
+
+/* The object header: 24 bytes on 64-bit targets (see docs/object-header.md).
+ * Fields are private; use the functions below. */
+struct ouro_object {
+    /* Owner thread id: the only thread allowed to change ob_ref_local.
+     * 0 = no owner (counts merged into ob_ref_shared, or immortal). */
+    _Atomic uint32_t ob_tid;
+    /* State flags (OURO__GC_*); set with atomic read-modify-write. */
+    _Atomic uint32_t ob_gc;
+    union {
+        struct {
+            /* Owner's count: written by the owner only, with plain
+             * (relaxed) load and store; UINT32_MAX means immortal. */
+            _Atomic uint32_t ob_ref_local;
+            /* (count << 2) | state, changed by other threads atomically. */
+            _Atomic int32_t ob_ref_shared;
+        };
+        /* Reused as a link once the count is zero (free work list). */
+        ouro_object *_ob_free_next;
+    };
+    const ouro_type *ob_type;
+};
+
+/* Called by a traverse function once per reference the object holds. */
+typedef void (*ouro_visit_fn)(ouro_object *referent, void *arg);
+
+/* Type flags. */
+enum {
+    /* Instances may hold references to other objects and so may be part of
+     * a reference cycle: the cycle collector tracks them. */
+    OURO_TYPE_GC = 1u << 0,
+};
+
+struct ouro_type {
+    const char *name;       /* shown by ouro_type_name() and in errors */
+    size_t size;            /* bytes per instance, header included */
+    uint32_t flags;         /* OURO_TYPE_* */
+    uint32_t nslots;        /* record types only: number of reference slots */
+    /* Visit every reference the object currently holds (may be NULL when it
+     * holds none).  Must not take locks that a finalizer could hold. */
+    void (*traverse)(ouro_object *self, ouro_visit_fn visit, void *arg);
+    /* Optional.  Runs exactly once, when the object is about to be freed, on
+     * the thread that released it (see docs/counting.md).  It may store
+     * `self` somewhere (resurrection): the object then stays alive and its
+     * finalizer never runs again. */
+    void (*finalize)(ouro_object *self);
+    /* Optional.  Drop every reference the object holds (used by the cycle
+     * collector to break cycles).  Must leave the object valid. */
+    void (*clear)(ouro_object *self);
+    /* Optional.  Release resources that are not object references (buffers,
+     * file descriptors); called after references were released, right
+     * before the memory is freed. */
+    void (*destroy)(ouro_object *self);
+};
+
+/* Allocate an instance of `type` (memory after the header zeroed), with one
+ * reference owned by the caller.  NULL when out of memory. */
+ouro_object *ouro_new(const ouro_type *type);
+
+/* Introspection. */
+const ouro_type *ouro_type_of(const ouro_object *o);
+const char *ouro_type_name(const ouro_object *o);
+int ouro_is_immortal(const ouro_object *o);
+
+/* Reference count of `o` as the calling thread sees it: applied increments
+ * minus applied decrements, minus the decrements of `o` still waiting in the
+ * caller's own buffers.  It is exact whenever no other thread has
+ * unapplied decrements of `o` (single-threaded code, or after the other
+ * threads called ouro_flush() or detached).  Immortal objects report
+ * OURO_IMMORTAL_REFCNT. */
+#define OURO_IMMORTAL_REFCNT ((int64_t)UINT32_MAX)
+int64_t ouro_refcnt(ouro_object *o);
+
+/* Make `o` immortal: counting operations on it become no-ops and it is never
+ * freed (a leak you choose).  Only the owning thread may do this to an object
+ * it owns (OURO_ESTATE otherwise); call it before sharing the object. */
+int ouro_make_immortal(ouro_object *o);
+
+/* Counting.  ouro_incref/ouro_decref are inline (ouro_inline.h); the
+ * x-variants accept NULL. */
+static inline void ouro_incref(ouro_object *o);
+static inline void ouro_decref(ouro_object *o);
+static inline void ouro_xincref(ouro_object *o);
+static inline void ouro_xdecref(ouro_object *o);
+/* Store `value` (new reference taken) into *slot, releasing the old value. */
+static inline void ouro_setref(ouro_object **slot, ouro_object *value);
+
+/* ------------------------------------------------------------------------
+ * Runtime and threads.
+ */
+typedef struct ouro_config {
+    /* Allocator for objects and runtime memory (both or neither); NULL
+     * means malloc/free.  malloc_fn returns NULL on failure. */
+    void *(*malloc_fn)(size_t size, void *ctx);
+    void (*free_fn)(void *ptr, void *ctx);
+    void *alloc_ctx;
+    /* Entries per deferred-decrement batch (0: 2048). */
+    uint32_t decref_batch;
+    /* Most objects freed per safepoint by one thread (0: 1024). */
+    uint32_t free_slice;
+} ouro_config;
+
+/* Start the runtime (config may be NULL).  OURO_ESTATE if already running. */
+int ouro_init(const ouro_config *config);
+/* Stop the runtime.  Every other thread must have detached; the calling
+ * thread is detached if it is attached.  Frees the runtime's immortals. */
+void ouro_shutdown(void);
+
+/* Attach the calling thread (OURO_ESTATE if already attached or if the
+ * runtime is not running, OURO_ENOMEM).  A thread that exits while attached
+ * is detached automatically. */
+int ouro_thread_attach(void);
+/* Apply this thread's pending decrements (waits for a grace period), free
+ * what they release, hand over what it owns and detach. */
+void ouro_thread_detach(void);
+int ouro_thread_is_attached(void);
+/* Small integer id of the calling thread (0 when not attached). */
+uint32_t ouro_thread_id(void);
+
+/* A quiescent point: the caller holds no borrowed pointers.  Applies
+ * decrements whose grace period has passed and frees at most one slice of
+ * dead objects (their finalizers run here). */
+void ouro_safepoint(void);
+
+/* Go offline around a blocking call; while offline the thread must not read
+ * shared containers, but it may still incref/decref objects it holds
+ * references to.  Nests. */
+void ouro_blocking_begin(void);
+void ouro_blocking_end(void);
+
+/* Apply all of the calling thread's decrements now: passes a quiescent
+ * point, waits for a grace period (other attached threads must reach
+ * safepoints) and frees everything that became dead.  Use before reading
+ * exact counts or before measuring memory. */
+void ouro_flush(void);
+
+/* ------------------------------------------------------------------------
+ * Statistics (a racy but consistent-enough snapshot of all threads).
+ */
+typedef struct ouro_stats {
+    uint64_t live_objects;      /* allocated, not yet freed, not immortal */
+    uint64_t immortal_objects;  /* heap objects made immortal */
+    uint64_t allocated;         /* objects ever allocated */
+    uint64_t freed;             /* objects ever freed */
+    uint64_t finalized;         /* finalizers run */
+    uint64_t resurrected;       /* objects kept alive by their finalizer */
+    uint64_t merges;            /* biased counts merged into the shared count */
+    uint64_t queued_merges;     /* merges requested from another thread */
+    uint64_t grace_periods;     /* grace periods started */
+    uint64_t batches_applied;   /* deferred-decrement batches applied */
+    uint64_t max_free_slice_ns; /* longest slice of freeing work */
+    uint64_t max_free_slice_objects;
+    uint32_t attached_threads;
+} ouro_stats;
+
+void ouro_get_stats(ouro_stats *out);
+
+/* ------------------------------------------------------------------------
+ * Built-in types.  Every getter returns a new reference (NULL when the
+ * index or key is absent); every setter takes its own reference.
+ */
+extern const ouro_type ouro_none_type, ouro_int_type, ouro_str_type,
+    ouro_tuple_type, ouro_list_type, ouro_dict_type;
+
+/* None: an immortal singleton (borrowed; no reference needed). */
+ouro_object *ouro_none(void);
+
+/* int: 64-bit signed.  -5..256 are cached immortal objects. */
+ouro_object *ouro_int_new(int64_t value);
+int64_t ouro_int_value(const ouro_object *o);
+
+/* str: immutable bytes (not necessarily NUL-free; stored NUL-terminated). */
+ouro_object *ouro_str_new(const char *bytes, size_t len);
+ouro_object *ouro_str_from(const char *cstr);
+/* The interned (immortal, shared) string with these bytes: two calls with
+ * equal bytes return the same object.  Safe from any attached thread. */
+ouro_object *ouro_intern(const char *bytes, size_t len);
+ouro_object *ouro_intern_cstr(const char *cstr);
+const char *ouro_str_data(const ouro_object *o);   /* valid while o lives */
+size_t ouro_str_len(const ouro_object *o);
+int ouro_str_equal(const ouro_object *a, const ouro_object *b);
+
+/* tuple: fixed, immutable. items may be NULL only when n == 0. */
+ouro_object *ouro_tuple_new(size_t n, ouro_object *const *items);
+ouro_object *ouro_tuple_pack(size_t n, ...);
+size_t ouro_tuple_len(const ouro_object *t);
+ouro_object *ouro_tuple_get(ouro_object *t, size_t i);
+
+/* list: thread-safe.  Reads are lock-free; writers take the list's lock.
+ * Indices may be negative (from the end), as in Python. */
+ouro_object *ouro_list_new(size_t capacity_hint);
+int ouro_list_append(ouro_object *list, ouro_object *item);
+ouro_object *ouro_list_get(ouro_object *list, ptrdiff_t index);
+int ouro_list_set(ouro_object *list, ptrdiff_t index, ouro_object *item);
+/* Remove and return the item at index (-1 = last); NULL if out of range. */
+ouro_object *ouro_list_pop(ouro_object *list, ptrdiff_t index);
+size_t ouro_list_len(ouro_object *list);
+
+/* dict with str keys: thread-safe, lock-free reads. */
+ouro_object *ouro_dict_new(void);
+int ouro_dict_set(ouro_object *dict, ouro_object *key, ouro_object *value);
+ouro_object *ouro_dict_get(ouro_object *dict, ouro_object *key);
+ouro_object *ouro_dict_get_cstr(ouro_object *dict, const char *key);
+int ouro_dict_set_cstr(ouro_object *dict, const char *key, ouro_object *value);
+int ouro_dict_del(ouro_object *dict, ouro_object *key);   /* OURO_EKEY */
+size_t ouro_dict_len(ouro_object *dict);
+/* New list of the keys present at some instant during the call. */
+ouro_object *ouro_dict_keys(ouro_object *dict);
+
+/* Records: user types with `nslots` reference slots, each initially empty. */
+void ouro_record_type_init(ouro_type *type, const char *name, uint32_t nslots,
+                           void (*finalize)(ouro_object *self));
+ouro_object *ouro_record_new(const ouro_type *type);
+ouro_object *ouro_record_get(ouro_object *rec, uint32_t slot);
+int ouro_record_set(ouro_object *rec, uint32_t slot, ouro_object *value);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "ouro_inline.h"
+
+#endif /* OURO_H */

@@ -1,0 +1,64 @@
+/*
+ * internal.h - declarations shared by the runtime's own files.
+ *
+ * Never included by users: the build defines OURO_INTERNAL only for the
+ * library's own targets (runtime/, collector/).
+ */
+#ifndef OURO_INTERNAL_H
+#define OURO_INTERNAL_H
+
+#ifndef OURO_INTERNAL
+#error "runtime/internal.h is private to the ouro library"
+#endif
+
+#include <ouro.h>
+#include <stdbool.h>
+
+#define OURO_NOINLINE __attribute__((noinline))
+#define OURO_COLD __attribute__((cold, noinline))
+
+/* ---- broken invariants and misuse (fatal.c) ------------------------------
+ * Always active: prints "ouro: <message> [file:line func]" and aborts. */
+OURO_COLD __attribute__((noreturn, format(printf, 4, 5))) void
+ouro__fatal_at(const char *file, int line, const char *func, const char *fmt,
+               ...);
+#define ouro__fatal(...) ouro__fatal_at(__FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* Debug-only assertion of an internal invariant. */
+#ifndef NDEBUG
+#define OURO_ASSERT(cond)                                                     \
+    do {                                                                      \
+        if (OURO_UNLIKELY(!(cond)))                                           \
+            ouro__fatal("internal invariant broken: %s", #cond);            \
+    } while (0)
+#else
+#define OURO_ASSERT(cond) ((void)0)
+#endif
+
+/* ---- memory (runtime.c) ---------------------------------------------------
+ * Every allocation of the runtime goes through the configured allocator. */
+void *ouro__mem_alloc(size_t size);          /* NULL on failure */
+void *ouro__mem_calloc(size_t size);         /* zeroed, NULL on failure */
+void ouro__mem_free(void *ptr);
+
+/* ---- runtime-wide settings, fixed between ouro_init and ouro_shutdown ---- */
+struct ouro_runtime {
+    _Atomic int running;          /* 1 between init and shutdown */
+    uint32_t batch_cap;           /* entries per decrement batch */
+    uint32_t free_slice;          /* objects freed per safepoint */
+    uint64_t hash_seed;           /* str hash seed, random per run */
+    ouro_config config;
+};
+extern struct ouro_runtime ouro__rt;
+
+/* Monotonic clock in nanoseconds. */
+uint64_t ouro__now_ns(void);
+
+/* Object flags kept in ob_gc. */
+enum {
+    OURO__GC_FINALIZED = 1u << 0,   /* finalizer has run (or is running) */
+    OURO__GC_STATIC = 1u << 1,      /* statically allocated, never freed */
+    OURO__GC_INTERNED = 1u << 2,    /* str in the intern table */
+};
+
+#endif /* OURO_INTERNAL_H */

@@ -1,0 +1,96 @@
+/*
+ * object.c - allocating objects and looking at them.
+ */
+#include "builtin.h"
+#include "dealloc.h"
+#include "decref_buffer.h"
+#include "refcount.h"
+
+#include <string.h>
+
+ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
+{
+    ouro_thread *t = ouro__self_or_die("allocating an object");
+    ouro_object *o = ouro__mem_alloc(size);
+    if (OURO_UNLIKELY(!o))
+        return NULL;
+    /* Plain (relaxed) stores: the object is not shared yet; whoever
+     * publishes it does so with a release store. */
+    if (OURO_LIKELY(t->tid != OURO__TID_NONE)) {
+        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared, 0, memory_order_relaxed);
+    } else {
+        /* Allocated by a finalizer while its thread detaches: no owner. */
+        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(1, OURO__SHARED_MERGED),
+                              memory_order_relaxed);
+    }
+    atomic_store_explicit(&o->ob_gc, 0, memory_order_relaxed);
+    o->ob_type = type;
+    OURO__COUNT(t, allocated, 1);
+    return o;
+}
+
+void ouro__free_unshared(ouro_object *o)
+{
+    ouro_thread *t = ouro__self_or_die("freeing an object");
+    OURO__COUNT(t, freed, 1);
+    ouro__mem_free(o);
+}
+
+ouro_object *ouro_new(const ouro_type *type)
+{
+    if (!type || type->size < sizeof(ouro_object))
+        return NULL;
+    ouro_object *o = ouro__alloc_object(type, type->size);
+    if (o)
+        memset(o + 1, 0, type->size - sizeof(ouro_object));
+    return o;
+}
+
+const ouro_type *ouro_type_of(const ouro_object *o)
+{
+    return o->ob_type;
+}
+
+const char *ouro_type_name(const ouro_object *o)
+{
+    return o->ob_type->name;
+}
+
+int ouro_is_immortal(const ouro_object *o)
+{
+    return ouro__is_immortal(o);
+}
+
+int64_t ouro_refcnt(ouro_object *o)
+{
+    OURO__DEBUG_CHECK(o, "ouro_refcnt");
+    int64_t n = ouro__raw_refcnt(o);
+    if (n == OURO_IMMORTAL_REFCNT)
+        return n;
+    ouro_thread *t = ouro__self;
+    if (t)
+        n -= (int64_t)ouro__decbuf_count(t, o);
+    return n;
+}
+
+int ouro_make_immortal(ouro_object *o)
+{
+    ouro_thread *t = ouro__self_or_die("ouro_make_immortal");
+    if (ouro__is_immortal(o))
+        return OURO_OK;
+    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
+    if (owner != t->tid && owner != 0)
+        return OURO_ESTATE;
+    /* Only the owner writes ob_ref_local, and a merged object's local count
+     * is never written again, so this store races with nobody. */
+    atomic_store_explicit(&o->ob_ref_local, OURO__IMMORTAL_LOCAL,
+                          memory_order_relaxed);
+    atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+    OURO__COUNT(t, immortalized, 1);
+    return OURO_OK;
+}

@@ -1,0 +1,266 @@
+/*
+ * refcount.c - biased reference counting: the slow paths.
+ *
+ * The owner thread changes ob_ref_local with plain loads and stores (see
+ * ouro_inline.h); every other thread works on ob_ref_shared with atomic
+ * read-modify-writes.  The two halves are merged into ob_ref_shared, and
+ * ownership given up, when
+ *   - the owner's own count reaches zero (merge_zero_local), or
+ *   - another thread's decrement would take the shared half below zero: it
+ *     marks the object QUEUED, hands its reference to the owner's merge
+ *     queue, and the owner merges at its next safepoint (merge_queued), or
+ *   - the owner has detached: the requesting thread merges itself, since a
+ *     detached owner's local count can no longer change (merge_orphan).
+ * Only a MERGED object is ever freed, and only when ob_ref_shared's count
+ * reaches zero.  Every decrement reaching this file has already waited out a
+ * grace period (or releases a reference held by a dead object), so a count
+ * of zero means no thread can still reach the object.  docs/counting.md
+ * states the invariants and argues them.
+ */
+#include "refcount.h"
+
+#include "dealloc.h"
+
+#include <inttypes.h>
+
+/* Largest count the shared half can hold. */
+#define SHARED_MAX ((int64_t)(INT32_MAX / OURO__SHARED_ONE) - 1)
+
+static OURO_COLD __attribute__((noreturn)) void
+die_underflow(const ouro_object *o, int64_t count)
+{
+    ouro__fatal("reference count underflow on a '%s' object at %p (count "
+                "would be %" PRId64 "): more decrements than references",
+                o->ob_type ? o->ob_type->name : "?", (const void *)o, count);
+}
+
+void ouro__incref_shared(ouro_object *o)
+{
+    if (ouro__is_immortal(o))
+        return;
+    /* relaxed: an increment needs no ordering; the caller already holds a
+     * reference, or a pointer protected by the grace period. */
+    int32_t old = atomic_fetch_add_explicit(&o->ob_ref_shared,
+                                            OURO__SHARED_ONE,
+                                            memory_order_relaxed);
+    if (OURO_UNLIKELY(ouro__shared_count(old) >= SHARED_MAX))
+        ouro__fatal("shared reference count overflow on a '%s' object at %p",
+                    o->ob_type->name, (void *)o);
+}
+
+/* Publish `o` as merged: the owner id goes last so that a thread that reads
+ * ob_tid == 0 (acquire) also sees the MERGED state. */
+static void publish_merged(ouro_object *o)
+{
+    atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+    /* release: pairs with the acquire load in queue_merge. */
+    atomic_store_explicit(&o->ob_tid, 0, memory_order_release);
+}
+
+/* The owner's local count just reached zero: fold the shared half in. */
+static void merge_zero_local(ouro_thread *t, ouro_object *o)
+{
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    int32_t count;
+    do {
+        count = ouro__shared_count(old);
+        /* acq_rel: release publishes the owner's plain writes to whoever
+         * frees the object later; acquire sees the other threads' writes
+         * if we free it now. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_ref_shared, &old,
+        ouro__shared_make(count, OURO__SHARED_MERGED), memory_order_acq_rel,
+        memory_order_relaxed));
+    atomic_store_explicit(&o->ob_tid, 0, memory_order_release);
+    OURO__COUNT(t, merges, 1);
+    if (count == 0)
+        ouro__push_dead(t, o);
+    else if (count < 0)
+        die_underflow(o, count);
+}
+
+static void queue_merge(ouro_thread *t, ouro_object *o);
+
+/* Decrement of an object this thread does not own (or a merged one). */
+static void decref_shared(ouro_thread *t, ouro_object *o)
+{
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    int32_t new;
+    bool dead, queue;
+    for (;;) {
+        int state = old & OURO__SHARED_STATE_MASK;
+        int32_t count = ouro__shared_count(old);
+        dead = queue = false;
+        if (state == OURO__SHARED_MERGED) {
+            if (OURO_UNLIKELY(count <= 0))
+                die_underflow(o, (int64_t)count - 1);
+            new = old - OURO__SHARED_ONE;
+            dead = count == 1;
+        } else if (state == OURO__SHARED_UNQUEUED && count == 0) {
+            /* Going negative: keep the count, give our reference to the
+             * owner's merge queue instead. */
+            new = ouro__shared_make(0, OURO__SHARED_QUEUED);
+            queue = true;
+        } else {
+            new = old - OURO__SHARED_ONE;
+        }
+        /* acq_rel: release so the thread that frees sees our writes to the
+         * object; acquire so that, if we free it, we see theirs. */
+        if (atomic_compare_exchange_weak_explicit(&o->ob_ref_shared, &old, new,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    if (dead)
+        ouro__push_dead(t, o);
+    else if (queue)
+        queue_merge(t, o);
+}
+
+/* Merge an object whose owner has detached.  The caller holds the QUEUED
+ * reference (it set QUEUED, or took it out of a dead thread's queue), so no
+ * other thread merges `o` concurrently.  The registry lock, taken while
+ * finding the owner gone, orders the owner's last plain writes of
+ * ob_ref_local before our read. */
+static void merge_orphan(ouro_thread *t, ouro_object *o)
+{
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    if ((old & OURO__SHARED_STATE_MASK) == OURO__SHARED_MERGED) {
+        /* The owner merged before it left: release the queued reference. */
+        decref_shared(t, o);
+        return;
+    }
+    int64_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
+    int64_t total;
+    do {
+        total = local + ouro__shared_count(old) - 1;
+        if (OURO_UNLIKELY(total < 0))
+            die_underflow(o, total);
+        if (OURO_UNLIKELY(total > SHARED_MAX))
+            ouro__fatal("reference count of a '%s' object too large to merge",
+                        o->ob_type->name);
+        /* acq_rel: as in merge_zero_local. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
+        memory_order_acq_rel, memory_order_relaxed));
+    publish_merged(o);
+    OURO__COUNT(t, merges, 1);
+    if (total == 0)
+        ouro__push_dead(t, o);
+}
+
+static void queue_merge(ouro_thread *t, ouro_object *o)
+{
+    /* acquire: pairs with publish_merged; 0 means the state is MERGED. */
+    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire);
+    OURO__COUNT(t, queued_merges, 1);
+    if (owner == 0) {
+        decref_shared(t, o);
+        return;
+    }
+    if (!ouro__registry_queue_merge(owner, o))
+        merge_orphan(t, o);
+}
+
+void ouro__apply_decref(ouro_thread *t, ouro_object *o)
+{
+    if (OURO_UNLIKELY(!o))
+        ouro__fatal("ouro_decref(NULL): use ouro_xdecref for maybe-NULL "
+                    "pointers");
+    ouro__check_not_freed(o, "a deferred decrement");
+    uint32_t local = atomic_load_explicit(&o->ob_ref_local,
+                                          memory_order_relaxed);
+    if (local == OURO__IMMORTAL_LOCAL)
+        return;
+    if (atomic_load_explicit(&o->ob_tid, memory_order_relaxed) == t->tid) {
+        if (OURO_UNLIKELY(local == 0))
+            die_underflow(o, -1);
+        atomic_store_explicit(&o->ob_ref_local, local - 1,
+                              memory_order_relaxed);
+        if (local == 1)
+            merge_zero_local(t, o);
+        return;
+    }
+    decref_shared(t, o);
+}
+
+/* The owner takes one queued reference: merge and give up ownership. */
+static void merge_queued(ouro_thread *t, ouro_object *o)
+{
+    if (atomic_load_explicit(&o->ob_tid, memory_order_relaxed) != t->tid) {
+        /* Already merged by merge_zero_local; the queue's reference is an
+         * ordinary shared one now. */
+        decref_shared(t, o);
+        return;
+    }
+    int64_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    int64_t total;
+    do {
+        total = local + ouro__shared_count(old) - 1;
+        if (OURO_UNLIKELY(total < 0))
+            die_underflow(o, total);
+        if (OURO_UNLIKELY(total > SHARED_MAX))
+            ouro__fatal("reference count of a '%s' object too large to merge",
+                        o->ob_type->name);
+        /* acq_rel: as in merge_zero_local. */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
+        memory_order_acq_rel, memory_order_relaxed));
+    publish_merged(o);
+    OURO__COUNT(t, merges, 1);
+    if (total == 0)
+        ouro__push_dead(t, o);
+}
+
+void ouro__process_merge_queue(ouro_thread *t)
+{
+    ouro_object **q;
+    size_t n;
+    pthread_mutex_lock(&ouro__registry_lock);
+    q = t->mq;
+    n = t->mq_len;
+    t->mq = NULL;
+    t->mq_len = t->mq_cap = 0;
+    atomic_store_explicit(&t->mq_nonempty, false, memory_order_relaxed);
+    pthread_mutex_unlock(&ouro__registry_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (t->tid == OURO__TID_NONE)
+            merge_orphan(t, q[i]);   /* detaching: we are the orphaning owner */
+        else
+            merge_queued(t, q[i]);
+    }
+    ouro__mem_free(q);
+}
+
+void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
+{
+    /* The object is unreachable: plain (relaxed) stores suffice. */
+    if (t->tid == OURO__TID_NONE) {
+        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(1, OURO__SHARED_MERGED),
+                              memory_order_relaxed);
+        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(0, OURO__SHARED_UNQUEUED),
+                              memory_order_relaxed);
+        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+    }
+}
+
+int64_t ouro__raw_refcnt(const ouro_object *obj)
+{
+    ouro_object *o = (ouro_object *)obj;
+    uint32_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
+    if (local == OURO__IMMORTAL_LOCAL)
+        return OURO_IMMORTAL_REFCNT;
+    int32_t shared = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    int64_t count = (int64_t)local + ouro__shared_count(shared);
+    /* The merge queue's reference stands for one already released. */
+    if ((shared & OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED)
+        count -= 1;
+    return count;
+}

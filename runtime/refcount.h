@@ -1,0 +1,58 @@
+/*
+ * refcount.h - the biased counting protocol (refcount.c).
+ *
+ * Count of an object = ob_ref_local + (ob_ref_shared >> 2).
+ * ob_ref_shared's low two bits are its state:
+ *   UNQUEUED  owner alive or not yet known dead; shared part may be >= 0
+ *   QUEUED    a non-owner drove the shared part below zero and handed one
+ *             reference to the owner's merge queue (the queue holds it)
+ *   MERGED    ob_tid is 0 and ob_ref_local is 0: the shared part is the
+ *             whole count; reaching zero frees the object
+ * The protocol, its invariants and the proof sketch are in docs/counting.md.
+ */
+#ifndef OURO_REFCOUNT_H
+#define OURO_REFCOUNT_H
+
+#include "thread.h"
+
+#define OURO__SHARED_UNQUEUED 0
+#define OURO__SHARED_QUEUED 2
+#define OURO__SHARED_MERGED 3
+#define OURO__SHARED_STATE_MASK 3
+#define OURO__SHARED_ONE 4
+
+/* Count part of an ob_ref_shared value (exact division: state is
+ * subtracted first, so negative counts work). */
+static inline int32_t ouro__shared_count(int32_t shared)
+{
+    return (shared - (shared & OURO__SHARED_STATE_MASK)) / OURO__SHARED_ONE;
+}
+
+static inline int32_t ouro__shared_make(int64_t count, int state)
+{
+    return (int32_t)(count * OURO__SHARED_ONE + state);
+}
+
+static inline bool ouro__is_immortal(const ouro_object *o)
+{
+    return atomic_load_explicit(&((ouro_object *)o)->ob_ref_local,
+                                memory_order_relaxed) == OURO__IMMORTAL_LOCAL;
+}
+
+/* Apply one decrement of `o` now, on thread t.  Only valid when no thread
+ * can still be loading `o` through the reference being released: after a
+ * grace period, or when the reference lives in a dead object.  If the count
+ * reaches zero the object joins t's dead list. */
+void ouro__apply_decref(ouro_thread *t, ouro_object *o);
+
+/* Merge requests that other threads queued for t. */
+void ouro__process_merge_queue(ouro_thread *t);
+
+/* Give a dead object one reference again, owned by t, so that its finalizer
+ * may run; the caller drops it with ouro__apply_decref afterwards. */
+void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o);
+
+/* Applied count (local + shared, less a queued reference), racy snapshot. */
+int64_t ouro__raw_refcnt(const ouro_object *o);
+
+#endif /* OURO_REFCOUNT_H */

@@ -1,0 +1,274 @@
+/*
+ * thread.c - attaching and detaching threads, safepoints, blocking regions,
+ * and the registry that lets a thread hand a merge request to an object's
+ * owner.
+ *
+ * Detaching (docs/counting.md, "Owner exit") runs in three steps:
+ *   1. flush: every decrement this thread recorded is applied and every
+ *      object that died is freed, while it is still the owner;
+ *   2. under the registry lock: leave the registry, take the last merge
+ *      requests, and stop being an owner (its id is never reused), so from
+ *      the unlock on, any thread may merge the objects biased to it;
+ *   3. merge the last requests as an orphaning owner and flush again as an
+ *      ordinary non-owner thread.
+ * A thread that exits without detaching is detached by a thread-specific
+ * data destructor.
+ */
+#include "thread.h"
+
+#include "dealloc.h"
+#include "decref_buffer.h"
+#include "refcount.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+__thread struct ouro__tls ouro__tls = {.tid = OURO__TID_NONE};
+__thread ouro_thread *ouro__self;
+
+pthread_mutex_t ouro__registry_lock = PTHREAD_MUTEX_INITIALIZER;
+struct ouro_thread_totals ouro__dead_totals;      /* registry */
+static ouro_thread *registry_head;                /* registry */
+static uint32_t registry_count;                   /* registry */
+static uint32_t next_tid = 1;                     /* registry */
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void detach_thread(ouro_thread *t);
+
+static void on_thread_exit(void *arg)
+{
+    ouro_thread *t = arg;
+    if (t && ouro__self == t)
+        detach_thread(t);
+}
+
+static void make_exit_key(void)
+{
+    if (pthread_key_create(&exit_key, on_thread_exit) != 0)
+        ouro__fatal("pthread_key_create failed");
+}
+
+void ouro__die_unattached(const char *api)
+{
+    ouro__fatal("%s called from a thread that is not attached (call "
+                "ouro_thread_attach first)", api);
+}
+
+void ouro__debug_check_object(const ouro_object *o, const char *op)
+{
+    if (!o)
+        ouro__fatal("%s(NULL): use the ouro_x* variant for maybe-NULL "
+                    "pointers", op);
+    if (!ouro__self)
+        ouro__die_unattached(op);
+    ouro__check_not_freed(o, op);
+}
+
+void ouro__reset_registry(void)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    memset(&ouro__dead_totals, 0, sizeof ouro__dead_totals);
+    pthread_mutex_unlock(&ouro__registry_lock);
+}
+
+uint32_t ouro__registry_count(void)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    uint32_t n = registry_count;
+    pthread_mutex_unlock(&ouro__registry_lock);
+    return n;
+}
+
+static void registry_add_locked(ouro_thread *t)
+{
+    t->next = registry_head;
+    t->prev = NULL;
+    if (registry_head)
+        registry_head->prev = t;
+    registry_head = t;
+    registry_count++;
+}
+
+static void registry_remove_locked(ouro_thread *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        registry_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    registry_count--;
+}
+
+bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    ouro_thread *t = registry_head;
+    while (t && t->tid != tid)
+        t = t->next;
+    if (!t) {
+        pthread_mutex_unlock(&ouro__registry_lock);
+        return false;
+    }
+    if (t->mq_len == t->mq_cap) {
+        size_t cap = t->mq_cap ? t->mq_cap * 2 : 16;
+        ouro_object **q = ouro__mem_alloc(cap * sizeof *q);
+        if (!q)
+            ouro__fatal("out of memory while queueing a reference-count merge");
+        if (t->mq_len)
+            memcpy(q, t->mq, t->mq_len * sizeof *q);
+        ouro__mem_free(t->mq);
+        t->mq = q;
+        t->mq_cap = cap;
+    }
+    t->mq[t->mq_len++] = o;
+    atomic_store_explicit(&t->mq_nonempty, true, memory_order_relaxed);
+    pthread_mutex_unlock(&ouro__registry_lock);
+    return true;
+}
+
+int ouro_thread_attach(void)
+{
+    if (!atomic_load_explicit(&ouro__rt.running, memory_order_acquire) ||
+        ouro__self)
+        return OURO_ESTATE;
+    pthread_once(&exit_key_once, make_exit_key);
+    ouro_thread *t = ouro__mem_calloc(sizeof *t);
+    if (!t)
+        return OURO_ENOMEM;
+    t->gp = ouro__gp_slot_acquire();
+    if (!t->gp || ouro__decbuf_init(t) != OURO_OK) {
+        if (t->gp)
+            ouro__gp_slot_release(t->gp);
+        ouro__mem_free(t);
+        ouro__tls.dec_pos = ouro__tls.dec_end = NULL;
+        return OURO_ENOMEM;
+    }
+    pthread_mutex_lock(&ouro__registry_lock);
+    if (next_tid == OURO__TID_NONE) {
+        pthread_mutex_unlock(&ouro__registry_lock);
+        ouro__decbuf_fini(t);
+        ouro__gp_slot_release(t->gp);
+        ouro__mem_free(t);
+        return OURO_ESTATE;   /* 2^32 - 2 attaches: ids exhausted */
+    }
+    t->tid = next_tid++;
+    registry_add_locked(t);
+    pthread_mutex_unlock(&ouro__registry_lock);
+
+    ouro__self = t;
+    ouro__tls.tid = t->tid;
+    pthread_setspecific(exit_key, t);
+    ouro__gp_online(t->gp);
+    return OURO_OK;
+}
+
+/* Add t's counters into d (maxima for the slice figures). */
+static void accumulate(struct ouro_thread_totals *d, const ouro_thread *t)
+{
+#define ADD(f) d->f += atomic_load_explicit(&t->c.f, memory_order_relaxed)
+    ADD(allocated); ADD(freed); ADD(finalized); ADD(resurrected);
+    ADD(immortalized); ADD(merges); ADD(queued_merges); ADD(batches_applied);
+#undef ADD
+    uint64_t ns = atomic_load_explicit(&t->c.max_slice_ns, memory_order_relaxed);
+    uint64_t n = atomic_load_explicit(&t->c.max_slice_objects,
+                                      memory_order_relaxed);
+    if (ns > d->max_slice_ns)
+        d->max_slice_ns = ns;
+    if (n > d->max_slice_objects)
+        d->max_slice_objects = n;
+}
+
+static void detach_thread(ouro_thread *t)
+{
+    if (t->blocking_depth) {
+        t->blocking_depth = 0;
+        ouro__gp_online(t->gp);
+    }
+    ouro__flush_all(t);                                   /* step 1 */
+
+    pthread_mutex_lock(&ouro__registry_lock);             /* step 2 */
+    registry_remove_locked(t);
+    t->tid = OURO__TID_NONE;
+    ouro__tls.tid = OURO__TID_NONE;
+    pthread_mutex_unlock(&ouro__registry_lock);
+
+    ouro__process_merge_queue(t);                         /* step 3 */
+    ouro__flush_all(t);
+
+    ouro__quarantine_flush(t);
+    ouro__decbuf_fini(t);
+    pthread_mutex_lock(&ouro__registry_lock);
+    accumulate(&ouro__dead_totals, t);
+    pthread_mutex_unlock(&ouro__registry_lock);
+    ouro__gp_slot_release(t->gp);
+    ouro__self = NULL;
+    pthread_setspecific(exit_key, NULL);
+    ouro__mem_free(t);
+}
+
+void ouro_thread_detach(void)
+{
+    detach_thread(ouro__self_or_die("ouro_thread_detach"));
+}
+
+int ouro_thread_is_attached(void)
+{
+    return ouro__self != NULL;
+}
+
+uint32_t ouro_thread_id(void)
+{
+    ouro_thread *t = ouro__self;
+    return t ? t->tid : 0;
+}
+
+void ouro_safepoint(void)
+{
+    ouro_thread *t = ouro__self_or_die("ouro_safepoint");
+    if (OURO_LIKELY(t->blocking_depth == 0))
+        ouro__gp_quiescent(t->gp);
+    if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
+        ouro__process_merge_queue(t);
+    ouro__decbuf_seal(t);
+    if (t->pending_head)
+        ouro__decbuf_apply_ready(t);
+    if (t->dead_top)
+        ouro__free_slice(t, ouro__rt.free_slice);
+}
+
+void ouro_blocking_begin(void)
+{
+    ouro_thread *t = ouro__self_or_die("ouro_blocking_begin");
+    if (t->blocking_depth++ == 0) {
+        ouro__decbuf_seal(t);
+        ouro__decbuf_apply_ready(t);
+        ouro__gp_offline(t->gp);
+    }
+}
+
+void ouro_blocking_end(void)
+{
+    ouro_thread *t = ouro__self_or_die("ouro_blocking_end");
+    if (t->blocking_depth == 0)
+        ouro__fatal("ouro_blocking_end without a matching ouro_blocking_begin");
+    if (--t->blocking_depth == 0)
+        ouro__gp_online(t->gp);
+}
+
+void ouro_flush(void)
+{
+    ouro__flush_all(ouro__self_or_die("ouro_flush"));
+}
+
+void ouro__collect_counters(struct ouro_thread_totals *out, uint32_t *threads)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    *out = ouro__dead_totals;
+    for (ouro_thread *t = registry_head; t; t = t->next)
+        accumulate(out, t);
+    *threads = registry_count;
+    pthread_mutex_unlock(&ouro__registry_lock);
+}

@@ -1,0 +1,98 @@
+/*
+ * thread.h - per-thread runtime state and the thread registry.
+ *
+ * Each attached thread owns one struct ouro_thread.  Fields say who may
+ * touch them: "owner" = only the thread itself; "registry" = under
+ * ouro__registry_lock; "counter" = written by the owner with relaxed
+ * stores, read by anyone with relaxed loads (statistics only).
+ */
+#ifndef OURO_THREAD_H
+#define OURO_THREAD_H
+
+#include "gp.h"
+
+#include <pthread.h>
+
+/* A batch of deferred decrements (decref_buffer.c).  An entry with its low
+ * bit set is a raw memory block to free after the grace period. */
+typedef struct ouro_batch {
+    struct ouro_batch *next;   /* owner: FIFO of sealed batches */
+    uint64_t goal;             /* owner: grace period to wait for */
+    uint32_t len;              /* owner: entries in use once sealed */
+    ouro_object *entries[];    /* ouro__rt.batch_cap of them */
+} ouro_batch;
+
+struct ouro_thread_counters {
+    _Atomic uint64_t allocated, freed, finalized, resurrected, immortalized;
+    _Atomic uint64_t merges, queued_merges, batches_applied;
+    _Atomic uint64_t max_slice_ns, max_slice_objects;
+};
+
+typedef struct ouro_thread {
+    uint32_t tid;                      /* owner; never reused */
+    ouro_gp_slot *gp;                  /* owner */
+    unsigned blocking_depth;           /* owner: nesting of blocking regions */
+    bool in_free_work;                 /* owner: guards re-entrant freeing */
+
+    /* Deferred decrements (owner).  `cur` backs ouro__tls.dec_pos/dec_end. */
+    ouro_batch *cur;
+    ouro_batch *pending_head, *pending_tail;
+    uint32_t npending;
+    ouro_batch *spare;                 /* recycled batches */
+
+    /* Objects whose count reached zero, linked through _ob_free_next. */
+    ouro_object *dead_top;             /* owner */
+    uint64_t ndead;                    /* owner */
+
+    /* Merge requests from other threads (registry). */
+    ouro_object **mq;
+    size_t mq_len, mq_cap;
+    _Atomic bool mq_nonempty;          /* set under registry, read lock-free */
+
+    struct ouro_thread *next, *prev;   /* registry */
+    struct ouro_thread_counters c;     /* counter */
+} ouro_thread;
+
+/* The calling thread's state, NULL when unattached. */
+extern __thread ouro_thread *ouro__self
+    __attribute__((tls_model("initial-exec")));
+
+OURO_COLD __attribute__((noreturn)) void ouro__die_unattached(const char *api);
+
+/* The calling thread's state; aborts naming `api` if it is not attached. */
+static inline ouro_thread *ouro__self_or_die(const char *api)
+{
+    ouro_thread *t = ouro__self;
+    if (OURO_UNLIKELY(!t)) {
+        ouro__die_unattached(api);
+    }
+    return t;
+}
+
+/* Add to one of the calling thread's counters. */
+#define OURO__COUNT(t, field, n)                                              \
+    atomic_store_explicit(&(t)->c.field,                                      \
+        atomic_load_explicit(&(t)->c.field, memory_order_relaxed) + (n),      \
+        memory_order_relaxed)
+
+/* Registry of attached threads, for merge hand-over and statistics. */
+extern pthread_mutex_t ouro__registry_lock;
+
+/* Push `o` onto the merge queue of thread `tid` (caller holds the queued
+ * reference).  Returns false when that thread has detached. */
+bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o);
+
+/* Totals of detached threads' counters (registry). */
+extern struct ouro_thread_totals {
+    uint64_t allocated, freed, finalized, resurrected, immortalized;
+    uint64_t merges, queued_merges, batches_applied;
+    uint64_t max_slice_ns, max_slice_objects;
+} ouro__dead_totals;
+
+/* Sum of every thread's counters, live and detached, and the number of
+ * attached threads. */
+void ouro__collect_counters(struct ouro_thread_totals *out, uint32_t *threads);
+uint32_t ouro__registry_count(void);
+void ouro__reset_registry(void);
+
+#endif /* OURO_THREAD_H */
