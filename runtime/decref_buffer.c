@@ -11,6 +11,7 @@
 #include "decref_buffer.h"
 
 #include "dealloc.h"
+#include "orphan.h"
 #include "refcount.h"
 
 #include <sched.h>
@@ -99,7 +100,7 @@ void ouro__decbuf_seal(ouro_thread *t)
     bind_current(t, fresh);
 }
 
-static void apply_batch(ouro_thread *t, ouro_batch *b)
+static void apply_entries(ouro_thread *t, ouro_batch *b)
 {
     for (uint32_t i = 0; i < b->len; i++) {
         uintptr_t e = (uintptr_t)b->entries[i];
@@ -111,6 +112,12 @@ static void apply_batch(ouro_thread *t, ouro_batch *b)
     OURO__COUNT(t, batches_applied, 1);
 }
 
+void ouro__decbuf_apply_batch(ouro_thread *t, ouro_batch *b)
+{
+    apply_entries(t, b);
+    batch_recycle(t, b);
+}
+
 void ouro__decbuf_apply_ready(ouro_thread *t)
 {
     ouro_batch *b;
@@ -119,8 +126,7 @@ void ouro__decbuf_apply_ready(ouro_thread *t)
         if (!t->pending_head)
             t->pending_tail = NULL;
         t->npending--;
-        apply_batch(t, b);
-        batch_recycle(t, b);
+        ouro__decbuf_apply_batch(t, b);
     }
 }
 
@@ -168,7 +174,8 @@ static bool has_work(ouro_thread *t)
 {
     return ouro__decbuf_len(t) || t->pending_head ||
            (t->dead_top && !t->in_free_work) ||
-           atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed);
+           atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed) ||
+           atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed);
 }
 
 void ouro__flush_all(ouro_thread *t)
@@ -182,6 +189,12 @@ void ouro__flush_all(ouro_thread *t)
             wait_for(t, t->pending_tail->goal);
             ouro__decbuf_apply_ready(t);
         }
+        uint64_t orphan_goal = ouro__orphan_last_goal();
+        if (orphan_goal)
+            wait_for(t, orphan_goal);
+        ouro__orphan_adopt(t);
+        if (t->in_free_work)
+            break;   /* called from a finalizer: the outer slice goes on */
         while (ouro__free_slice(t, ouro__rt.free_slice))
             flush_quiescent(t);
     }

@@ -26,12 +26,16 @@ void ouro__decbuf_seal(ouro_thread *t);
 /* Apply the pending batches whose grace period is over. */
 void ouro__decbuf_apply_ready(ouro_thread *t);
 
+/* Apply a sealed batch whose grace period is over, then recycle it. */
+void ouro__decbuf_apply_batch(ouro_thread *t, ouro_batch *b);
+
 /* Queue a raw memory block (from ouro__mem_alloc) to be freed after a grace
  * period, by the calling attached thread. */
 void ouro__defer_free(void *block);
 
-/* Apply everything this thread has recorded and free everything that dies,
- * waiting for grace periods as needed.  The caller must hold no borrowed
+/* Apply everything this thread has recorded, and the work detached threads
+ * left behind, and free everything that dies, waiting for grace periods as
+ * needed.  The caller must hold no borrowed
  * pointers: this passes quiescent points. */
 void ouro__flush_all(ouro_thread *t);
 

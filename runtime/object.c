@@ -16,18 +16,9 @@ ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
         return NULL;
     /* Plain (relaxed) stores: the object is not shared yet; whoever
      * publishes it does so with a release store. */
-    if (OURO_LIKELY(t->tid != OURO__TID_NONE)) {
-        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_shared, 0, memory_order_relaxed);
-    } else {
-        /* Allocated by a finalizer while its thread detaches: no owner. */
-        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_shared,
-                              ouro__shared_make(1, OURO__SHARED_MERGED),
-                              memory_order_relaxed);
-    }
+    atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+    atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+    atomic_store_explicit(&o->ob_ref_shared, 0, memory_order_relaxed);
     atomic_store_explicit(&o->ob_gc, 0, memory_order_relaxed);
     o->ob_type = type;
     OURO__COUNT(t, allocated, 1);

@@ -236,19 +236,11 @@ void ouro__process_merge_queue(ouro_thread *t)
 void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
 {
     /* The object is unreachable: plain (relaxed) stores suffice. */
-    if (t->tid == OURO__TID_NONE) {
-        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_shared,
-                              ouro__shared_make(1, OURO__SHARED_MERGED),
-                              memory_order_relaxed);
-        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
-    } else {
-        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
-        atomic_store_explicit(&o->ob_ref_shared,
-                              ouro__shared_make(0, OURO__SHARED_UNQUEUED),
-                              memory_order_relaxed);
-        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
-    }
+    atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+    atomic_store_explicit(&o->ob_ref_shared,
+                          ouro__shared_make(0, OURO__SHARED_UNQUEUED),
+                          memory_order_relaxed);
+    atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
 }
 
 int64_t ouro__raw_refcnt(const ouro_object *obj)

@@ -3,6 +3,7 @@
  * clock and the statistics snapshot.
  */
 #include "builtin.h"
+#include "orphan.h"
 #include "thread.h"
 
 #include <stdlib.h>
@@ -90,11 +91,17 @@ void ouro_shutdown(void)
 {
     if (!atomic_load_explicit(&ouro__rt.running, memory_order_acquire))
         return;
-    if (ouro__self)
-        ouro_thread_detach();
+    /* Drain what detached threads left behind, as an attached thread. */
+    if (!ouro__self && ouro_thread_attach() != OURO_OK)
+        ouro__fatal("ouro_shutdown could not attach to free what remains");
     uint32_t n = ouro__registry_count();
-    if (n)
-        ouro__fatal("ouro_shutdown while %u thread(s) are still attached", n);
+    if (n > 1)
+        ouro__fatal("ouro_shutdown while %u other thread(s) are still "
+                    "attached", n - 1);
+    ouro_flush();
+    ouro_thread_detach();
+    OURO_ASSERT(!atomic_load_explicit(&ouro__orphans_present,
+                                      memory_order_relaxed));
     atomic_store_explicit(&ouro__rt.running, 0, memory_order_release);
     ouro__builtin_fini();
     ouro__gp_fini();

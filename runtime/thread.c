@@ -3,14 +3,15 @@
  * and the registry that lets a thread hand a merge request to an object's
  * owner.
  *
- * Detaching (docs/counting.md, "Owner exit") runs in three steps:
- *   1. flush: every decrement this thread recorded is applied and every
- *      object that died is freed, while it is still the owner;
+ * Detaching (docs/counting.md, "Owner exit") never waits for other threads:
+ *   1. as the owner: merge queued requests, seal the current batch, apply
+ *      the batches whose grace period is over;
  *   2. under the registry lock: leave the registry, take the last merge
  *      requests, and stop being an owner (its id is never reused), so from
  *      the unlock on, any thread may merge the objects biased to it;
- *   3. merge the last requests as an orphaning owner and flush again as an
- *      ordinary non-owner thread.
+ *   3. merge those last requests as an orphaning owner, then hand the
+ *      batches still waiting for a grace period and the dead objects to the
+ *      orphan pool (orphan.c), which attached threads drain at safepoints.
  * A thread that exits without detaching is detached by a thread-specific
  * data destructor.
  */
@@ -18,6 +19,7 @@
 
 #include "dealloc.h"
 #include "decref_buffer.h"
+#include "orphan.h"
 #include "refcount.h"
 
 #include <stdlib.h>
@@ -183,11 +185,10 @@ static void accumulate(struct ouro_thread_totals *d, const ouro_thread *t)
 
 static void detach_thread(ouro_thread *t)
 {
-    if (t->blocking_depth) {
-        t->blocking_depth = 0;
-        ouro__gp_online(t->gp);
-    }
-    ouro__flush_all(t);                                   /* step 1 */
+    if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
+        ouro__process_merge_queue(t);                     /* step 1 */
+    ouro__decbuf_seal(t);
+    ouro__decbuf_apply_ready(t);
 
     pthread_mutex_lock(&ouro__registry_lock);             /* step 2 */
     registry_remove_locked(t);
@@ -196,7 +197,7 @@ static void detach_thread(ouro_thread *t)
     pthread_mutex_unlock(&ouro__registry_lock);
 
     ouro__process_merge_queue(t);                         /* step 3 */
-    ouro__flush_all(t);
+    ouro__orphan_hand_over(t);
 
     ouro__quarantine_flush(t);
     ouro__decbuf_fini(t);
@@ -235,6 +236,8 @@ void ouro_safepoint(void)
     ouro__decbuf_seal(t);
     if (t->pending_head)
         ouro__decbuf_apply_ready(t);
+    if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))
+        ouro__orphan_adopt(t);
     if (t->dead_top)
         ouro__free_slice(t, ouro__rt.free_slice);
 }

@@ -1,0 +1,51 @@
+/*
+ * fixture.h - shared CMocka set-up for ouro tests: a running runtime with
+ * the calling thread attached, and a check at the end that every object
+ * allocated by the test has been freed.
+ */
+#ifndef OURO_TEST_FIXTURE_H
+#define OURO_TEST_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ouro.h>
+
+static inline int ouro_test_setup(void **state)
+{
+    (void)state;
+    if (ouro_init(NULL) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
+/* Objects neither freed nor immortal, after applying this thread's
+ * decrements. */
+static inline uint64_t ouro_test_live(void)
+{
+    ouro_flush();
+    ouro_stats st;
+    ouro_get_stats(&st);
+    return st.live_objects;
+}
+
+static inline int ouro_test_teardown(void **state)
+{
+    (void)state;
+    uint64_t live = ouro_test_live();
+    ouro_shutdown();
+    if (live != 0) {
+        print_error("%llu object(s) leaked\n", (unsigned long long)live);
+        return -1;
+    }
+    return 0;
+}
+
+#define OURO_TEST(fn) \
+    cmocka_unit_test_setup_teardown(fn, ouro_test_setup, ouro_test_teardown)
+
+#endif /* OURO_TEST_FIXTURE_H */
