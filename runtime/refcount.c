@@ -48,35 +48,41 @@ void ouro__incref_shared(ouro_object *o)
                     o->ob_type->name, (void *)o);
 }
 
-/* Publish `o` as merged: the owner id goes last so that a thread that reads
- * ob_tid == 0 (acquire) also sees the MERGED state. */
-static void publish_merged(ouro_object *o)
-{
-    atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
-    /* release: pairs with the acquire load in queue_merge. */
-    atomic_store_explicit(&o->ob_tid, 0, memory_order_release);
-}
+static void decref_shared(ouro_thread *t, ouro_object *o);
 
-/* The owner's local count just reached zero: fold the shared half in. */
-static void merge_zero_local(ouro_thread *t, ouro_object *o)
+/* Fold `local` into the shared count and give up ownership.  The caller
+ * holds one reference that is part of the count being merged (the queued
+ * reference, or, for merge_zero_local, an extra one added here); it is
+ * released only after ob_ref_local and ob_tid are written, so no other
+ * thread can free `o` while this thread still writes to it (the race was
+ * caught by concurrency_test under TSan). */
+static void merge_into_shared(ouro_thread *t, ouro_object *o, int64_t local)
 {
     int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
-    int32_t count;
+    int64_t total;
     do {
-        count = ouro__shared_count(old);
+        total = local + ouro__shared_count(old);
+        if (OURO_UNLIKELY(total > SHARED_MAX))
+            ouro__fatal("reference count of a '%s' object too large to merge",
+                        o->ob_type->name);
         /* acq_rel: release publishes the owner's plain writes to whoever
-         * frees the object later; acquire sees the other threads' writes
-         * if we free it now. */
+         * frees the object later; acquire pairs with their releases. */
     } while (!atomic_compare_exchange_weak_explicit(
-        &o->ob_ref_shared, &old,
-        ouro__shared_make(count, OURO__SHARED_MERGED), memory_order_acq_rel,
-        memory_order_relaxed));
+        &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
+        memory_order_acq_rel, memory_order_relaxed));
+    atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+    /* release: pairs with the acquire load in queue_merge; a thread that
+     * reads ob_tid == 0 also sees the MERGED state. */
     atomic_store_explicit(&o->ob_tid, 0, memory_order_release);
     OURO__COUNT(t, merges, 1);
-    if (count == 0)
-        ouro__push_dead(t, o);
-    else if (count < 0)
-        die_underflow(o, count);
+    decref_shared(t, o);   /* the caller's reference; may free `o` */
+}
+
+/* The owner's local count just reached zero: merge, holding one extra
+ * reference for the duration. */
+static void merge_zero_local(ouro_thread *t, ouro_object *o)
+{
+    merge_into_shared(t, o, 1);
 }
 
 static void queue_merge(ouro_thread *t, ouro_object *o);
@@ -130,23 +136,8 @@ static void merge_orphan(ouro_thread *t, ouro_object *o)
         decref_shared(t, o);
         return;
     }
-    int64_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
-    int64_t total;
-    do {
-        total = local + ouro__shared_count(old) - 1;
-        if (OURO_UNLIKELY(total < 0))
-            die_underflow(o, total);
-        if (OURO_UNLIKELY(total > SHARED_MAX))
-            ouro__fatal("reference count of a '%s' object too large to merge",
-                        o->ob_type->name);
-        /* acq_rel: as in merge_zero_local. */
-    } while (!atomic_compare_exchange_weak_explicit(
-        &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
-        memory_order_acq_rel, memory_order_relaxed));
-    publish_merged(o);
-    OURO__COUNT(t, merges, 1);
-    if (total == 0)
-        ouro__push_dead(t, o);
+    merge_into_shared(t, o, atomic_load_explicit(&o->ob_ref_local,
+                                                 memory_order_relaxed));
 }
 
 static void queue_merge(ouro_thread *t, ouro_object *o)
@@ -193,24 +184,8 @@ static void merge_queued(ouro_thread *t, ouro_object *o)
         decref_shared(t, o);
         return;
     }
-    int64_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
-    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
-    int64_t total;
-    do {
-        total = local + ouro__shared_count(old) - 1;
-        if (OURO_UNLIKELY(total < 0))
-            die_underflow(o, total);
-        if (OURO_UNLIKELY(total > SHARED_MAX))
-            ouro__fatal("reference count of a '%s' object too large to merge",
-                        o->ob_type->name);
-        /* acq_rel: as in merge_zero_local. */
-    } while (!atomic_compare_exchange_weak_explicit(
-        &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
-        memory_order_acq_rel, memory_order_relaxed));
-    publish_merged(o);
-    OURO__COUNT(t, merges, 1);
-    if (total == 0)
-        ouro__push_dead(t, o);
+    merge_into_shared(t, o, atomic_load_explicit(&o->ob_ref_local,
+                                                 memory_order_relaxed));
 }
 
 void ouro__process_merge_queue(ouro_thread *t)
