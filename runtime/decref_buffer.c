@@ -84,9 +84,15 @@ void ouro__decbuf_seal(ouro_thread *t)
     if (len == 0)
         return;
     ouro_batch *fresh = batch_get(t);
+    /* Out of memory: applying ready batches may recycle one; a counting
+     * operation cannot fail, so only then give up. */
+    for (int tries = 0; OURO_UNLIKELY(!fresh) && tries < 3; tries++) {
+        ouro__decbuf_apply_ready(t);
+        fresh = batch_get(t);
+    }
     if (OURO_UNLIKELY(!fresh))
         ouro__fatal("out of memory for a deferred-decrement batch "
-                    "(%u decrements pending)", t->npending);
+                    "(%u batches pending)", t->npending);
     ouro_batch *b = t->cur;
     b->len = len;
     b->next = NULL;

@@ -59,6 +59,7 @@ enum {
     OURO__GC_FINALIZED = 1u << 0,   /* finalizer has run (or is running) */
     OURO__GC_STATIC = 1u << 1,      /* statically allocated, never freed */
     OURO__GC_INTERNED = 1u << 2,    /* str in the intern table */
+    OURO__GC_DEAD = 1u << 3,        /* count reached zero, on a dead list */
 };
 
 #endif /* OURO_INTERNAL_H */

@@ -159,6 +159,9 @@ void ouro__apply_decref(ouro_thread *t, ouro_object *o)
         ouro__fatal("ouro_decref(NULL): use ouro_xdecref for maybe-NULL "
                     "pointers");
     ouro__check_not_freed(o, "a deferred decrement");
+    if (OURO_UNLIKELY(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+                      OURO__GC_DEAD))
+        die_underflow(o, -1);
     uint32_t local = atomic_load_explicit(&o->ob_ref_local,
                                           memory_order_relaxed);
     if (local == OURO__IMMORTAL_LOCAL)
@@ -211,6 +214,9 @@ void ouro__process_merge_queue(ouro_thread *t)
 void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
 {
     /* The object is unreachable: plain (relaxed) stores suffice. */
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    atomic_store_explicit(&o->ob_gc, gc & ~(uint32_t)OURO__GC_DEAD,
+                          memory_order_relaxed);
     atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
     atomic_store_explicit(&o->ob_ref_shared,
                           ouro__shared_make(0, OURO__SHARED_UNQUEUED),

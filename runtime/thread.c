@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-__thread struct ouro__tls ouro__tls = {.tid = OURO__TID_NONE};
+_Thread_local struct ouro__tls ouro__tls = {.tid = OURO__TID_NONE};
 __thread ouro_thread *ouro__self;
 
 pthread_mutex_t ouro__registry_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -42,7 +42,7 @@ struct ouro__tls {
     ouro_object **dec_pos;      /* next free slot of the decrement batch */
     ouro_object **dec_end;      /* end of that batch; == dec_pos when full */
 };
-extern __thread struct ouro__tls ouro__tls
+extern _Thread_local struct ouro__tls ouro__tls
     __attribute__((tls_model("initial-exec")));
 
 void ouro__incref_shared(ouro_object *o);

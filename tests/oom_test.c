@@ -1,0 +1,132 @@
+/*
+ * oom_test.c - allocation failure: every allocating call reports it (NULL
+ * or OURO_ENOMEM), leaves its arguments unchanged, and nothing leaks.
+ *
+ * The runtime's allocator hook fails every Nth allocation once armed.
+ */
+#include "fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned long calls, fail_every, failures;
+static long outstanding;   /* blocks handed out and not yet freed */
+
+static void *failing_malloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    if (fail_every && ++calls % fail_every == 0) {
+        failures++;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p)
+        outstanding++;
+    return p;
+}
+
+static void counting_free(void *p, void *ctx)
+{
+    (void)ctx;
+    outstanding--;
+    free(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    calls = failures = 0;
+    fail_every = 0;
+    outstanding = 0;
+    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free};
+    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fail_every = 0;
+    int err = ouro_test_teardown(state);
+    if (outstanding != 0) {
+        print_error("%ld runtime allocation(s) not returned\n", outstanding);
+        return -1;
+    }
+    return err;
+}
+
+static void workload(unsigned long every)
+{
+    ouro_object *keep = ouro_list_new(0);
+    ouro_object *dict = ouro_dict_new();
+    assert_non_null(keep);
+    assert_non_null(dict);
+    fail_every = every;
+    unsigned long seen_failures = failures;
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        ouro_object *v = ouro_int_new(1000 + i);
+        if (!v)
+            continue;                                  /* reported */
+        size_t before = ouro_list_len(keep);
+        int err = ouro_list_append(keep, v);
+        assert_true(err == OURO_OK || err == OURO_ENOMEM);
+        assert_int_equal(ouro_list_len(keep), before + (err == OURO_OK));
+        snprintf(key, sizeof key, "k%d", i % 500);
+        size_t dbefore = ouro_dict_len(dict);
+        err = ouro_dict_set_cstr(dict, key, v);
+        assert_true(err == OURO_OK || err == OURO_ENOMEM);
+        if (err == OURO_ENOMEM)
+            assert_int_equal(ouro_dict_len(dict), dbefore);
+        ouro_object *t = ouro_tuple_pack(2, v, v);
+        if (t) {
+            assert_int_equal(ouro_tuple_len(t), 2);
+            ouro_decref(t);
+        }
+        ouro_object *s = ouro_intern_cstr(key);
+        if (s)
+            assert_string_equal(ouro_str_data(s), key);
+        ouro_decref(v);
+        if (i % 100 == 0)
+            ouro_safepoint();
+    }
+    assert_true(failures > seen_failures);
+    fail_every = 0;
+    /* Every value in the list is intact. */
+    for (size_t i = 0; i < ouro_list_len(keep); i++) {
+        ouro_object *v = ouro_list_get(keep, (ptrdiff_t)i);
+        assert_true(ouro_int_value(v) >= 1000);
+        ouro_decref(v);
+    }
+    ouro_decref(keep);
+    ouro_decref(dict);
+}
+
+static void every_third_allocation_fails(void **state) { workload(3); }
+static void every_seventh_allocation_fails(void **state) { workload(7); }
+static void every_hundredth_allocation_fails(void **state) { workload(100); }
+
+static void attach_reports_out_of_memory(void **state)
+{
+    ouro_thread_detach();
+    fail_every = 1;   /* everything fails */
+    assert_int_equal(ouro_thread_attach(), OURO_ENOMEM);
+    assert_false(ouro_thread_is_attached());
+    fail_every = 0;
+    assert_int_equal(ouro_thread_attach(), OURO_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(every_third_allocation_fails, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(every_seventh_allocation_fails, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(every_hundredth_allocation_fails,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(attach_reports_out_of_memory, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
