@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static void container_read_while_offline_aborts(void **state)
 static void *linger(void *arg)
 {
     ouro_thread_attach();
-    *(volatile int *)arg = 1;
+    atomic_store((_Atomic int *)arg, 1);
     for (;;)
         pause();
     return NULL;
@@ -160,10 +161,10 @@ static void *linger(void *arg)
 static void shutdown_with_threads_body(void)
 {
     start();
-    volatile int ready = 0;
+    static _Atomic int ready;
     pthread_t th;
     pthread_create(&th, NULL, linger, (void *)&ready);
-    while (!ready)
+    while (!atomic_load(&ready))
         ;
     ouro_shutdown();
 }
