@@ -108,12 +108,21 @@ void ouro__decbuf_seal(ouro_thread *t)
 
 static void apply_entries(ouro_thread *t, ouro_batch *b)
 {
-    for (uint32_t i = 0; i < b->len; i++) {
-        uintptr_t e = (uintptr_t)b->entries[i];
-        if (e & RAW_TAG)
-            ouro__mem_free((void *)(e & ~RAW_TAG));
-        else
-            ouro__apply_decref(t, (ouro_object *)e);
+    ouro_object **e = b->entries, **end = e + b->len;
+    while (e < end) {
+        ouro_object *o = *e++;
+        if ((uintptr_t)o & RAW_TAG) {
+            ouro__mem_free((void *)((uintptr_t)o & ~RAW_TAG));
+            continue;
+        }
+        if (OURO_UNLIKELY(!o))
+            ouro__apply_decref(t, o);   /* reports ouro_decref(NULL) */
+        uint32_t n = 1;
+        while (e < end && *e == o) {   /* a run of the same object */
+            e++;
+            n++;
+        }
+        ouro__apply_decref_run(t, o, n);
     }
     OURO__COUNT(t, batches_applied, 1);
 }

@@ -178,6 +178,12 @@ void ouro__apply_decref(ouro_thread *t, ouro_object *o)
     decref_shared(t, o);
 }
 
+void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n)
+{
+    while (n--)
+        ouro__apply_decref(t, o);
+}
+
 /* The owner takes one queued reference: merge and give up ownership. */
 static void merge_queued(ouro_thread *t, ouro_object *o)
 {

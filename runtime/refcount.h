@@ -13,6 +13,7 @@
 #ifndef OURO_REFCOUNT_H
 #define OURO_REFCOUNT_H
 
+#include "dealloc.h"
 #include "thread.h"
 
 #define OURO__SHARED_UNQUEUED 0
@@ -44,6 +45,29 @@ static inline bool ouro__is_immortal(const ouro_object *o)
  * grace period, or when the reference lives in a dead object.  If the count
  * reaches zero the object joins t's dead list. */
 void ouro__apply_decref(ouro_thread *t, ouro_object *o);
+
+/* Apply `n` decrements of `o` at once (a run of equal entries in a batch):
+ * the owner's common case inline, everything else out of line.  Equivalent
+ * to n calls of ouro__apply_decref: the intermediate counts of a run cannot
+ * reach zero in a correct program. */
+void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n);
+static inline void ouro__apply_decref_run(ouro_thread *t, ouro_object *o,
+                                          uint32_t n)
+{
+    ouro__check_not_freed(o, "a deferred decrement");
+    uint32_t local = atomic_load_explicit(&o->ob_ref_local,
+                                          memory_order_relaxed);
+    if (OURO_LIKELY(local > n && local != OURO__IMMORTAL_LOCAL &&
+                    atomic_load_explicit(&o->ob_tid, memory_order_relaxed) ==
+                        t->tid &&
+                    !(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+                      OURO__GC_DEAD))) {
+        atomic_store_explicit(&o->ob_ref_local, local - n,
+                              memory_order_relaxed);
+        return;
+    }
+    ouro__apply_decref_n(t, o, n);
+}
 
 /* Merge requests that other threads queued for t. */
 void ouro__process_merge_queue(ouro_thread *t);
