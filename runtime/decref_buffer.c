@@ -165,17 +165,10 @@ void ouro__defer_free(void *block)
     *ouro__tls.dec_pos++ = (ouro_object *)((uintptr_t)block | RAW_TAG);
 }
 
-/* A quiescent point inside a flush, unless the thread is offline anyway. */
-static void flush_quiescent(ouro_thread *t)
-{
-    if (t->blocking_depth == 0)
-        ouro__gp_quiescent(t->gp);
-}
-
 static void wait_for(ouro_thread *t, uint64_t goal)
 {
     for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
-        flush_quiescent(t);
+        ouro__gp_quiescent(t->gp);
         if (spins < 64) {
             sched_yield();
         } else {
@@ -195,8 +188,15 @@ static bool has_work(ouro_thread *t)
 
 void ouro__flush_all(ouro_thread *t)
 {
-    flush_quiescent(t);
+    /* Flush is a quiescent point and may run finalizers, which read
+     * containers: inside a blocking region, come online for its duration. */
+    unsigned depth = t->blocking_depth;
+    if (depth) {
+        t->blocking_depth = 0;
+        ouro__gp_online(t->gp);
+    }
     while (has_work(t)) {
+        ouro__gp_quiescent(t->gp);
         if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
             ouro__process_merge_queue(t);
         ouro__decbuf_seal(t);
@@ -204,14 +204,18 @@ void ouro__flush_all(ouro_thread *t)
             wait_for(t, t->pending_tail->goal);
             ouro__decbuf_apply_ready(t);
         }
-        uint64_t orphan_goal = ouro__orphan_last_goal();
+        uint64_t orphan_goal = ouro__orphan_max_goal();
         if (orphan_goal)
             wait_for(t, orphan_goal);
         ouro__orphan_adopt(t);
         if (t->in_free_work)
             break;   /* called from a finalizer: the outer slice goes on */
         while (ouro__free_slice(t, ouro__rt.free_slice))
-            flush_quiescent(t);
+            ouro__gp_quiescent(t->gp);
+    }
+    if (depth) {
+        ouro__gp_offline(t->gp);
+        t->blocking_depth = depth;
     }
 }
 

@@ -123,10 +123,9 @@ uint64_t ouro__gp_count(void)
     return (atomic_load_explicit(&ouro__gp_wr_seq, memory_order_relaxed) - 1) / 2;
 }
 
-/* Smallest seq among online slots (or wr_seq when none is online). */
-static uint64_t scan_min_seq(void)
+/* Smallest seq among online slots, or `min` when none is lower. */
+static uint64_t scan_min_seq(uint64_t min)
 {
-    uint64_t min = atomic_load_explicit(&ouro__gp_wr_seq, memory_order_acquire);
     for (struct gp_chunk *c = atomic_load_explicit(&gp_chunks,
                                                    memory_order_acquire);
          c; c = atomic_load_explicit(&c->next, memory_order_acquire)) {
@@ -148,9 +147,13 @@ bool ouro__gp_poll(uint64_t goal)
      * which itself acquired every slot it read. */
     if (goal <= atomic_load_explicit(&gp_rd_seq, memory_order_acquire))
         return true;
-    /* seq_cst fence: pairs with the fence in ouro__gp_online. */
+    /* acquire, and before the fence: every unlink published by an advance
+     * up to this value happens before the fence, so the fence argument
+     * (pairs with the fence in ouro__gp_online) covers it.  The cached
+     * rd_seq inherits this through its release/acquire. */
+    uint64_t now = atomic_load_explicit(&ouro__gp_wr_seq, memory_order_acquire);
     atomic_thread_fence(memory_order_seq_cst);
-    uint64_t min = scan_min_seq();
+    uint64_t min = scan_min_seq(now);
     uint64_t cached = atomic_load_explicit(&gp_rd_seq, memory_order_relaxed);
     while (cached < min &&
            !atomic_compare_exchange_weak_explicit(&gp_rd_seq, &cached, min,

@@ -10,7 +10,10 @@ _Atomic bool ouro__orphans_present;
 
 /* All protected by pool_lock. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static ouro_batch *pool_head, *pool_tail;   /* FIFO, goals increasing */
+/* Batches in hand-over order; goals are NOT ordered (threads seal and hand
+ * over in different orders), so adoption scans the whole list. */
+static ouro_batch *pool_head, *pool_tail;
+static uint64_t pool_max_goal;              /* largest goal in the list */
 static ouro_object *pool_dead;              /* linked via _ob_free_next */
 static uint64_t pool_ndead;
 
@@ -31,6 +34,9 @@ void ouro__orphan_hand_over(ouro_thread *t)
         else
             pool_head = t->pending_head;
         pool_tail = t->pending_tail;
+        /* A thread's own batches are in goal order: its tail is its max. */
+        if (t->pending_tail->goal > pool_max_goal)
+            pool_max_goal = t->pending_tail->goal;
     }
     while (t->dead_top) {
         ouro_object *o = t->dead_top;
@@ -48,16 +54,25 @@ void ouro__orphan_hand_over(ouro_thread *t)
 
 void ouro__orphan_adopt(ouro_thread *t)
 {
-    ouro_batch *ready = NULL, **link = &ready;
+    ouro_batch *ready = NULL;
     pthread_mutex_lock(&pool_lock);
-    while (pool_head && ouro__gp_poll(pool_head->goal)) {
-        *link = pool_head;
-        link = &pool_head->next;
-        pool_head = pool_head->next;
+    /* Take every batch whose goal is reached, wherever it is in the list:
+     * decrements commute, only each one's own grace period matters. */
+    ouro_batch **link = &pool_head, *last = NULL;
+    while (*link) {
+        ouro_batch *b = *link;
+        if (ouro__gp_poll(b->goal)) {
+            *link = b->next;
+            b->next = ready;
+            ready = b;
+        } else {
+            last = b;
+            link = &b->next;
+        }
     }
-    *link = NULL;
+    pool_tail = last;
     if (!pool_head)
-        pool_tail = NULL;
+        pool_max_goal = 0;
     ouro_object *dead = pool_dead;
     pool_dead = NULL;
     pool_ndead = 0;
@@ -76,10 +91,10 @@ void ouro__orphan_adopt(ouro_thread *t)
     }
 }
 
-uint64_t ouro__orphan_last_goal(void)
+uint64_t ouro__orphan_max_goal(void)
 {
     pthread_mutex_lock(&pool_lock);
-    uint64_t goal = pool_tail ? pool_tail->goal : 0;
+    uint64_t goal = pool_head ? pool_max_goal : 0;
     pthread_mutex_unlock(&pool_lock);
     return goal;
 }

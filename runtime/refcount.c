@@ -142,7 +142,8 @@ static void merge_orphan(ouro_thread *t, ouro_object *o)
 
 static void queue_merge(ouro_thread *t, ouro_object *o)
 {
-    /* acquire: pairs with publish_merged; 0 means the state is MERGED. */
+    /* acquire: pairs with the release store of ob_tid in merge_into_shared;
+     * 0 means the state is MERGED. */
     uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire);
     OURO__COUNT(t, queued_merges, 1);
     if (owner == 0) {

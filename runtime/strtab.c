@@ -96,8 +96,11 @@ static size_t probe_locked(ouro_strtab_array *a, const ouro_object *key)
     }
 }
 
-/* Copy the live pairs into a new array of `capacity`; tombstoned keys are
- * released (deferred) and the old array freed after a grace period. */
+/* Copy the live pairs into a new array of `capacity`, publish it, and only
+ * then release the tombstoned keys (deferred) and the old array (after a
+ * grace period).  Publishing first keeps rule G2 of docs/grace-periods.md:
+ * a decrement may seal a batch and take its goal at once, so it must come
+ * after the store that unlinks the key from readers' view. */
 static int rebuild_locked(ouro_strtab *tab, size_t capacity)
 {
     ouro_strtab_array *old = atomic_load_explicit(&tab->array,
@@ -111,12 +114,8 @@ static int rebuild_locked(ouro_strtab *tab, size_t capacity)
                                               memory_order_relaxed);
         ouro_object *v = atomic_load_explicit(&old->e[i].value,
                                               memory_order_relaxed);
-        if (!k)
+        if (!k || !v)
             continue;
-        if (!v) {
-            ouro_decref(k);
-            continue;
-        }
         size_t j = key_hash(k) & a->mask;
         while (atomic_load_explicit(&a->e[j].key, memory_order_relaxed))
             j = (j + 1) & a->mask;
@@ -127,6 +126,12 @@ static int rebuild_locked(ouro_strtab *tab, size_t capacity)
     /* release: readers that load the new array see its entries. */
     atomic_store_explicit(&tab->array, a, memory_order_release);
     tab->used = used;
+    for (size_t i = 0; i <= old->mask; i++) {
+        ouro_object *k = atomic_load_explicit(&old->e[i].key,
+                                              memory_order_relaxed);
+        if (k && !atomic_load_explicit(&old->e[i].value, memory_order_relaxed))
+            ouro_decref(k);   /* tombstone: no longer in the live array */
+    }
     ouro__defer_free(old);
     return OURO_OK;
 }

@@ -229,7 +229,8 @@ uint32_t ouro_thread_id(void)
 void ouro_safepoint(void)
 {
     ouro_thread *t = ouro__self_or_die("ouro_safepoint");
-    if (OURO_LIKELY(t->blocking_depth == 0))
+    bool online = t->blocking_depth == 0;
+    if (OURO_LIKELY(online))
         ouro__gp_quiescent(t->gp);
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
@@ -238,7 +239,8 @@ void ouro_safepoint(void)
         ouro__decbuf_apply_ready(t);
     if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))
         ouro__orphan_adopt(t);
-    if (t->dead_top)
+    /* Finalizers may read containers: never while offline. */
+    if (t->dead_top && OURO_LIKELY(online))
         ouro__free_slice(t, ouro__rt.free_slice);
 }
 

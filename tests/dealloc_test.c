@@ -141,6 +141,32 @@ static void safepoints_free_in_bounded_slices(void **state)
                   (unsigned long long)st.max_free_slice_ns);
 }
 
+/* Finalizers may read containers, so they never run while the thread is
+ * offline: a safepoint inside a blocking region applies decrements but
+ * leaves the freeing for later; a flush there comes online to do it.
+ * (Found by review: a finalizer ran inside a blocking region.) */
+static void no_finalizer_runs_while_offline(void **state)
+{
+    lifeboat = ouro_list_new(0);
+    ouro_object *p = ouro_record_new(&phoenix_type);
+    ouro_decref(p);
+    ouro_blocking_begin();
+    for (int i = 0; i < 100; i++)
+        ouro_safepoint();
+    assert_int_equal(finalized, 0);
+    ouro_blocking_end();
+    ouro_safepoint();
+    ouro_safepoint();
+    assert_int_equal(finalized, 1);            /* resurrected into lifeboat */
+    ouro_object *q = ouro_record_new(&phoenix_type);
+    ouro_decref(q);
+    ouro_blocking_begin();
+    ouro_flush();                              /* online for the flush */
+    assert_int_equal(finalized, 2);
+    ouro_blocking_end();
+    ouro_decref(lifeboat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +181,8 @@ int main(void)
                                         ouro_test_teardown),
         cmocka_unit_test_setup_teardown(safepoints_free_in_bounded_slices,
                                         setup, ouro_test_teardown),
+        cmocka_unit_test_setup_teardown(no_finalizer_runs_while_offline, setup,
+                                        ouro_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,7 +66,8 @@ struct ouro_object {
     /* Owner thread id: the only thread allowed to change ob_ref_local.
      * 0 = no owner (counts merged into ob_ref_shared, or immortal). */
     _Atomic uint32_t ob_tid;
-    /* State flags (OURO__GC_*); set with atomic read-modify-write. */
+    /* State flags (OURO__GC_*): atomic RMW on shared objects; plain
+     * (relaxed) load and store on dead or not-yet-shared ones. */
     _Atomic uint32_t ob_gc;
     union {
         struct {
@@ -100,9 +101,11 @@ struct ouro_type {
     /* Visit every reference the object currently holds (may be NULL when it
      * holds none).  Must not take locks that a finalizer could hold. */
     void (*traverse)(ouro_object *self, ouro_visit_fn visit, void *arg);
-    /* Optional.  Runs exactly once, when the object is about to be freed, on
-     * the thread that released it (see docs/counting.md).  It may store
-     * `self` somewhere (resurrection): the object then stays alive and its
+    /* Optional.  Runs exactly once, when the object is about to be freed,
+     * at a safepoint or flush of an online thread: the one whose decrement
+     * freed it, or, for objects left by a detached thread, whichever thread
+     * adopts that work (see docs/counting.md).  It may store `self`
+     * somewhere (resurrection): the object then stays alive and its
      * finalizer never runs again. */
     void (*finalize)(ouro_object *self);
     /* Optional.  Drop every reference the object holds (used by the cycle
@@ -171,8 +174,10 @@ void ouro_shutdown(void);
  * runtime is not running, OURO_ENOMEM).  A thread that exits while attached
  * is detached automatically. */
 int ouro_thread_attach(void);
-/* Apply this thread's pending decrements (waits for a grace period), free
- * what they release, hand over what it owns and detach. */
+/* Detach the calling thread without waiting for anyone: decrements still
+ * waiting for their grace period, and objects still to be freed, are handed
+ * to a pool that attached threads drain at their safepoints (ouro_flush
+ * drains it at once).  Objects the thread owned stay valid. */
 void ouro_thread_detach(void);
 int ouro_thread_is_attached(void);
 /* Small integer id of the calling thread (0 when not attached). */
@@ -180,19 +185,21 @@ uint32_t ouro_thread_id(void);
 
 /* A quiescent point: the caller holds no borrowed pointers.  Applies
  * decrements whose grace period has passed and frees at most one slice of
- * dead objects (their finalizers run here). */
+ * dead objects (their finalizers run here; not inside a blocking region). */
 void ouro_safepoint(void);
 
-/* Go offline around a blocking call; while offline the thread must not read
- * shared containers, but it may still incref/decref objects it holds
- * references to.  Nests. */
+/* Go offline around a blocking call (pthread_join included); while offline
+ * the thread must not read shared containers, but it may still incref/decref
+ * objects it holds references to.  Going offline ends the protection of
+ * borrowed pointers, like a safepoint.  Nests. */
 void ouro_blocking_begin(void);
 void ouro_blocking_end(void);
 
-/* Apply all of the calling thread's decrements now: passes a quiescent
- * point, waits for a grace period (other attached threads must reach
- * safepoints) and frees everything that became dead.  Use before reading
- * exact counts or before measuring memory. */
+/* Apply all of the calling thread's decrements, and the work detached
+ * threads left behind, now: passes quiescent points, waits for grace
+ * periods (other attached threads must reach safepoints or be offline) and
+ * frees everything that became dead.  Use before reading exact counts or
+ * measuring memory.  Inside a blocking region it comes online meanwhile. */
 void ouro_flush(void);
 
 /* ------------------------------------------------------------------------
@@ -234,7 +241,8 @@ int64_t ouro_int_value(const ouro_object *o);
 ouro_object *ouro_str_new(const char *bytes, size_t len);
 ouro_object *ouro_str_from(const char *cstr);
 /* The interned (immortal, shared) string with these bytes: two calls with
- * equal bytes return the same object.  Safe from any attached thread. */
+ * equal bytes return the same object.  Safe from any attached, online
+ * thread (not inside a blocking region). */
 ouro_object *ouro_intern(const char *bytes, size_t len);
 ouro_object *ouro_intern_cstr(const char *cstr);
 const char *ouro_str_data(const ouro_object *o);   /* valid while o lives */

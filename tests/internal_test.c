@@ -1,0 +1,218 @@
+/*
+ * internal_test.c - white-box regression tests that force interleavings the
+ * public API cannot schedule deterministically.  Each reproduces a bug that
+ * an independent review found (see docs/grace-periods.md, "Regressions").
+ */
+#include "fixture.h"
+
+#include "decref_buffer.h"
+#include "orphan.h"
+#include "strtab.h"
+#include "dealloc.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- 1. a dict rebuild must publish its new array before it records the
+ * decrements of tombstoned keys ----------------------------------------- */
+
+#define SMALL_BATCH 16
+
+typedef struct {
+    ouro_object ob;
+    ouro_strtab tab;
+} dict_layout;   /* matches runtime/dict.c */
+
+static pthread_t writer_thread;
+static _Atomic int hook_armed, hook_in_rebuild, stage;
+static int batch_allocs_in_rebuild;
+
+static bool is_strtab_array_size(size_t n)
+{
+    if (n <= sizeof(ouro_strtab_array))
+        return false;
+    size_t bytes = n - sizeof(ouro_strtab_array);
+    if (bytes % sizeof(ouro_strtab_entry))
+        return false;
+    size_t cap = bytes / sizeof(ouro_strtab_entry);
+    return cap >= 8 && (cap & (cap - 1)) == 0;
+}
+
+/* On the writer: note when a rebuild allocates its array; at the second
+ * batch allocation after that (a seal in the middle of the rebuild), stop
+ * and let the reader run. */
+static void *pausing_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    if (atomic_load(&hook_armed) && pthread_equal(pthread_self(), writer_thread)) {
+        if (!atomic_load(&hook_in_rebuild) && is_strtab_array_size(n)) {
+            atomic_store(&hook_in_rebuild, 1);
+        } else if (atomic_load(&hook_in_rebuild) &&
+                   n == sizeof(ouro_batch) + SMALL_BATCH * sizeof(ouro_object *) &&
+                   ++batch_allocs_in_rebuild == 2) {
+            atomic_store(&hook_armed, 0);
+            atomic_store(&stage, 1);
+            while (atomic_load(&stage) != 2)
+                sched_yield();
+        }
+    }
+    return malloc(n);
+}
+
+static void plain_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+static ouro_object *dict;
+static size_t freed_keys_seen;
+
+static void *rebuild_reader(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    while (atomic_load(&stage) == 0)
+        ouro_safepoint();
+    ouro_safepoint();   /* quiescent point inside the writer's rebuild */
+    /* The first step of a lookup: load the current array. */
+    ouro_strtab_array *a = atomic_load_explicit(
+        &((dict_layout *)dict)->tab.array, memory_order_acquire);
+    atomic_store(&stage, 2);
+    while (atomic_load(&stage) != 3)
+        sched_yield();
+    /* Still before our next quiescent point: every key we could compare
+     * must be alive. */
+    for (size_t i = 0; i <= a->mask; i++) {
+        ouro_object *k = atomic_load_explicit(&a->e[i].key,
+                                              memory_order_acquire);
+        if (k && k->ob_type == &ouro__freed_type)
+            freed_keys_seen++;
+    }
+    atomic_store(&stage, 4);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void rebuild_publishes_before_releasing_tombstones(void **state)
+{
+    (void)state;
+#ifdef NDEBUG
+    skip();   /* freed keys are recognisable only in debug builds */
+#endif
+    writer_thread = pthread_self();
+    ouro_config cfg = {.malloc_fn = pausing_malloc, .free_fn = plain_free,
+                       .decref_batch = SMALL_BATCH};
+    assert_int_equal(ouro_init(&cfg), OURO_OK);
+    assert_int_equal(ouro_thread_attach(), OURO_OK);
+    dict = ouro_dict_new();
+    pthread_t r;
+    pthread_create(&r, NULL, rebuild_reader, NULL);
+    char name[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "old%d", i);
+        ouro_dict_set_cstr(dict, name, ouro_none());
+    }
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "old%d", i);
+        ouro_object *k = ouro_str_from(name);
+        ouro_dict_del(dict, k);
+        ouro_decref(k);
+    }
+    ouro_flush();   /* the tombstoned keys are now held by the table alone */
+    atomic_store(&hook_armed, 1);
+    for (int i = 0; atomic_load(&stage) < 2; i++) {
+        snprintf(name, sizeof name, "new%d", i);
+        ouro_dict_set_cstr(dict, name, ouro_none());
+    }
+    for (int i = 0; i < 4; i++)
+        ouro_safepoint();   /* apply whatever is ready, free a slice */
+    atomic_store(&stage, 3);
+    ouro_blocking_begin();
+    while (atomic_load(&stage) != 4)
+        sched_yield();
+    pthread_join(r, NULL);
+    ouro_blocking_end();
+    assert_int_equal(freed_keys_seen, 0);
+    ouro_decref(dict);
+    ouro_shutdown();
+}
+
+/* ---- 2. orphaned batches arrive out of goal order; a flush must still
+ * apply every ready one ---------------------------------------------------- */
+
+static _Atomic int parked, unpark;
+
+static void *online_laggard(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();   /* online at the current wr_seq */
+    atomic_store(&parked, 1);
+    while (!atomic_load(&unpark))
+        sched_yield();      /* no safepoint: holds back later goals */
+    ouro_thread_detach();
+    return NULL;
+}
+
+static ouro_batch *batch_with(ouro_object *o, uint64_t goal)
+{
+    ouro_batch *b = malloc(sizeof *b + ouro__rt.batch_cap * sizeof(ouro_object *));
+    b->next = NULL;
+    b->goal = goal;
+    b->len = 1;
+    b->entries[0] = o;
+    return b;
+}
+
+static void orphan_pool_applies_ready_batches_in_any_order(void **state)
+{
+    (void)state;
+    ouro_object *early = ouro_str_from("released before the laggard came");
+    ouro_object *late = ouro_str_from("released after");
+    ouro_incref(early);
+    ouro_incref(late);
+    ouro_flush();
+    uint64_t g_early = ouro__gp_advance();
+    ouro_safepoint();              /* our slot reaches g_early */
+    atomic_store(&parked, 0);
+    atomic_store(&unpark, 0);
+    pthread_t lag;
+    pthread_create(&lag, NULL, online_laggard, NULL);
+    while (!atomic_load(&parked))
+        sched_yield();
+    uint64_t g_late = ouro__gp_advance();   /* the laggard holds it back */
+    ouro_safepoint();
+
+    /* Two "detached threads" hand over in the wrong order: late, early. */
+    ouro_thread fake_late = {0}, fake_early = {0};
+    fake_late.pending_head = fake_late.pending_tail = batch_with(late, g_late);
+    fake_early.pending_head = fake_early.pending_tail = batch_with(early, g_early);
+    ouro__orphan_hand_over(&fake_late);
+    ouro__orphan_hand_over(&fake_early);
+    assert_int_equal(ouro__orphan_max_goal(), g_late);
+
+    ouro__orphan_adopt(ouro__self);
+    assert_int_equal(ouro_refcnt(early), 1);   /* applied behind an unready one */
+    assert_int_equal(ouro_refcnt(late), 2);    /* still waiting */
+
+    atomic_store(&unpark, 1);
+    ouro_blocking_begin();
+    pthread_join(lag, NULL);
+    ouro_blocking_end();
+    ouro_flush();                               /* terminates, applies late */
+    assert_int_equal(ouro_refcnt(late), 1);
+    ouro_decref(early);
+    ouro_decref(late);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
+        OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
