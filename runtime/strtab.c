@@ -193,37 +193,54 @@ void ouro__strtab_del_locked(ouro_strtab *tab, ouro_object *key,
         atomic_fetch_sub_explicit(&tab->live, 1, memory_order_relaxed);
 }
 
-void ouro__strtab_each(ouro_strtab *tab, ouro_strtab_pair_fn fn, void *arg)
+/* Call fn(key, value-or-NULL) for every entry with a key in the current
+ * array. */
+static void walk(ouro_strtab *tab, ouro_strtab_pair_fn fn, void *arg)
 {
     ouro_strtab_array *a = atomic_load_explicit(&tab->array,
                                                 memory_order_acquire);
     for (size_t i = 0; i <= a->mask; i++) {
         ouro_object *k = atomic_load_explicit(&a->e[i].key,
                                               memory_order_acquire);
-        if (!k)
-            continue;
-        ouro_object *v = atomic_load_explicit(&a->e[i].value,
-                                              memory_order_acquire);
-        if (v)
-            fn(k, v, arg);
+        if (k)
+            fn(k, atomic_load_explicit(&a->e[i].value, memory_order_acquire),
+               arg);
     }
+}
+
+struct pair_fn {
+    ouro_strtab_pair_fn fn;
+    void *arg;
+};
+
+static void call_if_live(ouro_object *key, ouro_object *value, void *arg)
+{
+    struct pair_fn *p = arg;
+    if (value)
+        p->fn(key, value, p->arg);
+}
+
+void ouro__strtab_each(ouro_strtab *tab, ouro_strtab_pair_fn fn, void *arg)
+{
+    walk(tab, call_if_live, &(struct pair_fn){fn, arg});
+}
+
+struct visit_fn {
+    ouro_visit_fn visit;
+    void *arg;
+};
+
+static void visit_entry(ouro_object *key, ouro_object *value, void *arg)
+{
+    struct visit_fn *v = arg;
+    v->visit(key, v->arg);
+    if (value)
+        v->visit(value, v->arg);
 }
 
 void ouro__strtab_traverse(ouro_strtab *tab, ouro_visit_fn visit, void *arg)
 {
-    ouro_strtab_array *a = atomic_load_explicit(&tab->array,
-                                                memory_order_acquire);
-    for (size_t i = 0; i <= a->mask; i++) {
-        ouro_object *k = atomic_load_explicit(&a->e[i].key,
-                                              memory_order_acquire);
-        if (!k)
-            continue;
-        visit(k, arg);
-        ouro_object *v = atomic_load_explicit(&a->e[i].value,
-                                              memory_order_acquire);
-        if (v)
-            visit(v, arg);
-    }
+    walk(tab, visit_entry, &(struct visit_fn){visit, arg});
 }
 
 ouro_strtab_array *ouro__strtab_swap_empty_locked(ouro_strtab *tab)
