@@ -15,6 +15,7 @@
 #include "dealloc.h"
 
 #include "refcount.h"
+#include "gc.h"
 
 const ouro_type ouro__freed_type = {.name = "<freed object>"};
 
@@ -76,6 +77,11 @@ static void dealloc_one(ouro_thread *t, ouro_object *o)
         tp->traverse(o, release_visit, t);
     if (tp->destroy)
         tp->destroy(o);
+    ouro__release_object(t, o);
+}
+
+void ouro__release_object(ouro_thread *t, ouro_object *o)
+{
     OURO__COUNT(t, freed, 1);
     release_memory(t, o);
 }

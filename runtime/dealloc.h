@@ -15,10 +15,8 @@
 
 static inline void ouro__push_dead(ouro_thread *t, ouro_object *o)
 {
-    /* relaxed load and store: nobody else may touch a dead object; the flag
-     * only catches decrements past zero (ouro__apply_decref). */
-    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-    atomic_store_explicit(&o->ob_gc, gc | OURO__GC_DEAD, memory_order_relaxed);
+    /* The flag catches decrements past zero (ouro__apply_decref). */
+    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_DEAD, memory_order_relaxed);
     o->_ob_free_next = t->dead_top;
     t->dead_top = o;
     t->ndead++;

@@ -6,6 +6,7 @@
 
 #include "dealloc.h"
 #include "decref_buffer.h"
+#include "gc.h"
 
 #include <string.h>
 
@@ -31,6 +32,7 @@ static void dict_clear(ouro_object *self)
     pthread_mutex_lock(&d->tab.lock);
     ouro_strtab_array *old = ouro__strtab_swap_empty_locked(&d->tab);
     pthread_mutex_unlock(&d->tab.lock);
+    ouro__gc_written(self);
     if (old)
         ouro__strtab_release_array(old);
 }
@@ -77,6 +79,7 @@ int ouro_dict_set(ouro_object *dict, ouro_object *key, ouro_object *value)
     pthread_mutex_lock(&d->tab.lock);
     int err = ouro__strtab_set_locked(&d->tab, key, value, &old);
     pthread_mutex_unlock(&d->tab.lock);
+    ouro__gc_written(dict);   /* after the store: docs/collector.md */
     ouro_xdecref(old);
     return err;
 }
@@ -133,6 +136,7 @@ int ouro_dict_del(ouro_object *dict, ouro_object *key)
     pthread_mutex_unlock(&d->tab.lock);
     if (!old)
         return OURO_EKEY;
+    ouro__gc_written(dict);
     ouro_decref(old);
     return OURO_OK;
 }

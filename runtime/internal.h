@@ -54,12 +54,30 @@ extern struct ouro_runtime ouro__rt;
 /* Monotonic clock in nanoseconds. */
 uint64_t ouro__now_ns(void);
 
-/* Object flags kept in ob_gc. */
+/* Object flags kept in ob_gc (docs/collector.md has the collector's). */
 enum {
     OURO__GC_FINALIZED = 1u << 0,   /* finalizer has run (or is running) */
     OURO__GC_STATIC = 1u << 1,      /* statically allocated, never freed */
     OURO__GC_INTERNED = 1u << 2,    /* str in the intern table */
     OURO__GC_DEAD = 1u << 3,        /* count reached zero, on a dead list */
+    OURO__GC_BUFFERED = 1u << 4,    /* in the candidate set */
+    OURO__GC_TAKEN = 1u << 5,       /* taken from the set, no hold yet */
+    OURO__GC_HELD = 1u << 6,        /* the collector holds a reference */
+    OURO__GC_IN_GC = 1u << 7,       /* member of the set being validated */
+    OURO__GC_TOUCHED = 1u << 8,     /* incremented while IN_GC */
+    OURO__GC_DIRTY = 1u << 9,       /* its references changed while IN_GC */
 };
+
+/* Set in ob_tid while the object is IN_GC, so that the owner's inline
+ * increment misses and takes the path that sets TOUCHED.  Thread ids stay
+ * below it. */
+#define OURO__TID_GC_BIT 0x80000000u
+
+/* The owner's id (0 if none), without the collector's bit. */
+static inline uint32_t ouro__owner_of(const ouro_object *o)
+{
+    return atomic_load_explicit(&((ouro_object *)o)->ob_tid,
+                                memory_order_relaxed) & ~OURO__TID_GC_BIT;
+}
 
 #endif /* OURO_INTERNAL_H */

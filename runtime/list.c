@@ -16,6 +16,7 @@
  */
 #include "builtin.h"
 #include "decref_buffer.h"
+#include "gc.h"
 
 #include <pthread.h>
 
@@ -65,6 +66,7 @@ static void list_clear(ouro_object *self)
         ouro_xdecref(atomic_exchange_explicit(&a->items[i], NULL,
                                               memory_order_acq_rel));
     pthread_mutex_unlock(&l->lock);
+    ouro__gc_written(self);
 }
 
 static void list_destroy(ouro_object *self)
@@ -152,6 +154,7 @@ int ouro_list_append(ouro_object *list, ouro_object *item)
         atomic_store_explicit(&l->len, n + 1, memory_order_release);
     }
     pthread_mutex_unlock(&l->lock);
+    ouro__gc_written(list);   /* after the store: docs/collector.md */
     return err;
 }
 
@@ -194,6 +197,7 @@ int ouro_list_set(ouro_object *list, ptrdiff_t index, ouro_object *item)
     pthread_mutex_unlock(&l->lock);
     if (i == SIZE_MAX)
         return OURO_EINDEX;
+    ouro__gc_written(list);
     ouro_xdecref(old);
     return OURO_OK;
 }
@@ -221,6 +225,8 @@ ouro_object *ouro_list_pop(ouro_object *list, ptrdiff_t index)
         atomic_store_explicit(&l->len, n - 1, memory_order_release);
     }
     pthread_mutex_unlock(&l->lock);
+    if (item)
+        ouro__gc_written(list);
     return item;   /* the list's reference passes to the caller */
 }
 

@@ -63,6 +63,9 @@ int64_t ouro_refcnt(ouro_object *o)
     int64_t n = ouro__raw_refcnt(o);
     if (n == OURO_IMMORTAL_REFCNT)
         return n;
+    /* The collector's hold, if any, is not the user's reference. */
+    if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) & OURO__GC_HELD)
+        n -= 1;
     ouro_thread *t = ouro__self;
     if (t)
         n -= (int64_t)ouro__decbuf_count(t, o);
@@ -74,7 +77,7 @@ int ouro_make_immortal(ouro_object *o)
     ouro_thread *t = ouro__self_or_die("ouro_make_immortal");
     if (ouro__is_immortal(o))
         return OURO_OK;
-    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
+    uint32_t owner = ouro__owner_of(o);
     if (owner != t->tid && owner != 0)
         return OURO_ESTATE;
     /* Only the owner writes ob_ref_local, and a merged object's local count

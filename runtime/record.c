@@ -6,6 +6,7 @@
  * decrement, so concurrent gets and sets need no lock.
  */
 #include "builtin.h"
+#include "gc.h"
 
 typedef struct ouro_record_obj {
     ouro_object ob;
@@ -29,6 +30,7 @@ static void record_clear(ouro_object *self)
     for (uint32_t i = 0; i < self->ob_type->nslots; i++)
         ouro_xdecref(atomic_exchange_explicit(&r->slots[i], NULL,
                                               memory_order_acq_rel));
+    ouro__gc_written(self);
 }
 
 void ouro_record_type_init(ouro_type *type, const char *name, uint32_t nslots,
@@ -81,6 +83,7 @@ int ouro_record_set(ouro_object *rec, uint32_t slot, ouro_object *value)
     /* release: readers see the value's contents; acquire: we own old. */
     ouro_object *old = atomic_exchange_explicit(&r->slots[slot], value,
                                                 memory_order_acq_rel);
+    ouro__gc_written(rec);   /* after the store: docs/collector.md */
     ouro_xdecref(old);
     return OURO_OK;
 }

@@ -19,6 +19,7 @@
  */
 #include "refcount.h"
 
+#include "candidates.h"
 #include "dealloc.h"
 
 #include <inttypes.h>
@@ -34,10 +35,31 @@ die_underflow(const ouro_object *o, int64_t count)
                 o->ob_type ? o->ob_type->name : "?", (const void *)o, count);
 }
 
+/* An increment of an object the collector is validating: record it.  The
+ * thread's quiescent point after the collector's marks orders the IN_GC
+ * load (docs/collector.md, safety step 1). */
+static void note_touch(ouro_object *o)
+{
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (OURO_UNLIKELY(gc & OURO__GC_IN_GC) && !(gc & OURO__GC_TOUCHED))
+        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_TOUCHED,
+                                 memory_order_relaxed);
+}
+
 void ouro__incref_shared(ouro_object *o)
 {
     if (ouro__is_immortal(o))
         return;
+    uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
+    if ((tid & ~OURO__TID_GC_BIT) == ouro__tls.tid) {
+        /* The owner, diverted from the inline path by the collector's bit. */
+        uint32_t local = atomic_load_explicit(&o->ob_ref_local,
+                                              memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_local, local + 1,
+                              memory_order_relaxed);
+        note_touch(o);
+        return;
+    }
     /* relaxed: an increment needs no ordering; the caller already holds a
      * reference, or a pointer protected by the grace period. */
     int32_t old = atomic_fetch_add_explicit(&o->ob_ref_shared,
@@ -46,6 +68,38 @@ void ouro__incref_shared(ouro_object *o)
     if (OURO_UNLIKELY(ouro__shared_count(old) >= SHARED_MAX))
         ouro__fatal("shared reference count overflow on a '%s' object at %p",
                     o->ob_type->name, (void *)o);
+    note_touch(o);
+}
+
+bool ouro__try_incref_shared(ouro_object *o)
+{
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    do {
+        if ((old & OURO__SHARED_STATE_MASK) == OURO__SHARED_MERGED &&
+            ouro__shared_count(old) == 0)
+            return false;   /* its death was decided */
+        /* relaxed: as any increment; the CAS itself excludes the deciding
+         * decrement (both change this word). */
+    } while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_ref_shared, &old, old + OURO__SHARED_ONE, memory_order_relaxed,
+        memory_order_relaxed));
+    return true;
+}
+
+/* The count of `o` reached zero on this thread.  If `o` is a cycle
+ * candidate, whoever takes it out of the candidate set owns its death: this
+ * thread if it removes it, otherwise the collector, which took it and will
+ * find its count zero (a zombie; docs/collector.md). */
+static void object_died(ouro_thread *t, ouro_object *o)
+{
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (OURO_UNLIKELY(gc & (OURO__GC_BUFFERED | OURO__GC_TAKEN))) {
+        if ((gc & OURO__GC_TAKEN) || !ouro__cand_remove(o))
+            return;   /* the collector's */
+        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                  memory_order_relaxed);
+    }
+    ouro__push_dead(t, o);
 }
 
 static void decref_shared(ouro_thread *t, ouro_object *o);
@@ -87,10 +141,16 @@ static void merge_zero_local(ouro_thread *t, ouro_object *o)
 
 static void queue_merge(ouro_thread *t, ouro_object *o);
 
-/* Decrement of an object this thread does not own (or a merged one). */
+/* Decrement of an object this thread does not own (or a merged one).  A
+ * decrement that will probably leave the count positive first makes the
+ * object a cycle candidate: this thread still holds the reference it is
+ * releasing, so the object cannot die under the buffering. */
 static void decref_shared(ouro_thread *t, ouro_object *o)
 {
     int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    if ((int64_t)ouro__shared_count(old) +
+            atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed) > 1)
+        ouro__maybe_buffer(o);
     int32_t new;
     bool dead, queue;
     for (;;) {
@@ -118,7 +178,7 @@ static void decref_shared(ouro_thread *t, ouro_object *o)
             break;
     }
     if (dead)
-        ouro__push_dead(t, o);
+        object_died(t, o);
     else if (queue)
         queue_merge(t, o);
 }
@@ -144,7 +204,8 @@ static void queue_merge(ouro_thread *t, ouro_object *o)
 {
     /* acquire: pairs with the release store of ob_tid in merge_into_shared;
      * 0 means the state is MERGED. */
-    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire);
+    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire) &
+                     ~OURO__TID_GC_BIT;
     OURO__COUNT(t, queued_merges, 1);
     if (owner == 0) {
         decref_shared(t, o);
@@ -167,13 +228,15 @@ void ouro__apply_decref(ouro_thread *t, ouro_object *o)
                                           memory_order_relaxed);
     if (local == OURO__IMMORTAL_LOCAL)
         return;
-    if (atomic_load_explicit(&o->ob_tid, memory_order_relaxed) == t->tid) {
+    if (ouro__owner_of(o) == t->tid) {
         if (OURO_UNLIKELY(local == 0))
             die_underflow(o, -1);
         atomic_store_explicit(&o->ob_ref_local, local - 1,
                               memory_order_relaxed);
         if (local == 1)
             merge_zero_local(t, o);
+        else
+            ouro__maybe_buffer(o);   /* owner: nobody else can kill it */
         return;
     }
     decref_shared(t, o);
@@ -188,7 +251,7 @@ void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n)
 /* The owner takes one queued reference: merge and give up ownership. */
 static void merge_queued(ouro_thread *t, ouro_object *o)
 {
-    if (atomic_load_explicit(&o->ob_tid, memory_order_relaxed) != t->tid) {
+    if (ouro__owner_of(o) != t->tid) {
         /* Already merged by merge_zero_local; the queue's reference is an
          * ordinary shared one now. */
         decref_shared(t, o);

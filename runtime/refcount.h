@@ -46,6 +46,20 @@ static inline bool ouro__is_immortal(const ouro_object *o)
  * reaches zero the object joins t's dead list. */
 void ouro__apply_decref(ouro_thread *t, ouro_object *o);
 
+/* Make `o` a cycle candidate (collector/candidates.c).  The caller holds a
+ * reference to it. */
+void ouro__buffer_candidate(ouro_object *o);
+static inline void ouro__maybe_buffer(ouro_object *o)
+{
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (!(gc & OURO__GC_BUFFERED) && (o->ob_type->flags & OURO_TYPE_GC))
+        ouro__buffer_candidate(o);
+}
+
+/* Increment unless the object's death has been decided (merged count 0);
+ * the collector's way to take a hold on a candidate. */
+bool ouro__try_incref_shared(ouro_object *o);
+
 /* Apply `n` decrements of `o` at once (a run of equal entries in a batch):
  * the owner's common case inline, everything else out of line.  Equivalent
  * to n calls of ouro__apply_decref: the intermediate counts of a run cannot
@@ -57,13 +71,14 @@ static inline void ouro__apply_decref_run(ouro_thread *t, ouro_object *o,
     ouro__check_not_freed(o, "a deferred decrement");
     uint32_t local = atomic_load_explicit(&o->ob_ref_local,
                                           memory_order_relaxed);
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
     if (OURO_LIKELY(local > n && local != OURO__IMMORTAL_LOCAL &&
-                    atomic_load_explicit(&o->ob_tid, memory_order_relaxed) ==
-                        t->tid &&
-                    !(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-                      OURO__GC_DEAD))) {
+                    ouro__owner_of(o) == t->tid && !(gc & OURO__GC_DEAD))) {
         atomic_store_explicit(&o->ob_ref_local, local - n,
                               memory_order_relaxed);
+        /* Left positive by the owner: a cycle candidate, if tracked. */
+        if (!(gc & OURO__GC_BUFFERED) && (o->ob_type->flags & OURO_TYPE_GC))
+            ouro__buffer_candidate(o);
         return;
     }
     ouro__apply_decref_n(t, o, n);

@@ -3,6 +3,7 @@
  * clock and the statistics snapshot.
  */
 #include "builtin.h"
+#include "gc.h"
 #include "orphan.h"
 #include "thread.h"
 
@@ -84,7 +85,13 @@ int ouro_init(const ouro_config *config)
     }
     /* release: pairs with the acquire in ouro_thread_attach. */
     atomic_store_explicit(&ouro__rt.running, 1, memory_order_release);
-    return OURO_OK;
+    err = ouro__gc_start(&cfg);
+    if (err != OURO_OK) {
+        atomic_store_explicit(&ouro__rt.running, 0, memory_order_release);
+        ouro__builtin_fini();
+        ouro__gp_fini();
+    }
+    return err;
 }
 
 void ouro_shutdown(void)
@@ -94,6 +101,7 @@ void ouro_shutdown(void)
     /* Drain what detached threads left behind, as an attached thread. */
     if (!ouro__self && ouro_thread_attach() != OURO_OK)
         ouro__fatal("ouro_shutdown could not attach to free what remains");
+    ouro__gc_stop();
     uint32_t n = ouro__registry_count();
     if (n > 1)
         ouro__fatal("ouro_shutdown while %u other thread(s) are still "

@@ -20,6 +20,7 @@
 #include "dealloc.h"
 #include "decref_buffer.h"
 #include "orphan.h"
+#include "pause.h"
 #include "refcount.h"
 
 #include <stdlib.h>
@@ -72,6 +73,14 @@ void ouro__reset_registry(void)
 {
     pthread_mutex_lock(&ouro__registry_lock);
     memset(&ouro__dead_totals, 0, sizeof ouro__dead_totals);
+    pthread_mutex_unlock(&ouro__registry_lock);
+}
+
+void ouro__registry_each(void (*fn)(ouro_thread *t, void *arg), void *arg)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    for (ouro_thread *t = registry_head; t; t = t->next)
+        fn(t, arg);
     pthread_mutex_unlock(&ouro__registry_lock);
 }
 
@@ -149,12 +158,12 @@ int ouro_thread_attach(void)
         return OURO_ENOMEM;
     }
     pthread_mutex_lock(&ouro__registry_lock);
-    if (next_tid == OURO__TID_NONE) {
+    if (next_tid >= OURO__TID_GC_BIT) {
         pthread_mutex_unlock(&ouro__registry_lock);
         ouro__decbuf_fini(t);
         ouro__gp_slot_release(t->gp);
         ouro__mem_free(t);
-        return OURO_ESTATE;   /* 2^32 - 2 attaches: ids exhausted */
+        return OURO_ESTATE;   /* 2^31 - 1 attaches: ids exhausted */
     }
     t->tid = next_tid++;
     registry_add_locked(t);
@@ -181,6 +190,7 @@ static void accumulate(struct ouro_thread_totals *d, const ouro_thread *t)
         d->max_slice_ns = ns;
     if (n > d->max_slice_objects)
         d->max_slice_objects = n;
+    ouro__pause_accumulate(d, t);
 }
 
 static void detach_thread(ouro_thread *t)
@@ -272,8 +282,10 @@ void ouro__collect_counters(struct ouro_thread_totals *out, uint32_t *threads)
 {
     pthread_mutex_lock(&ouro__registry_lock);
     *out = ouro__dead_totals;
-    for (ouro_thread *t = registry_head; t; t = t->next)
+    *threads = 0;
+    for (ouro_thread *t = registry_head; t; t = t->next) {
         accumulate(out, t);
-    *threads = registry_count;
+        *threads += !t->internal;
+    }
     pthread_mutex_unlock(&ouro__registry_lock);
 }

@@ -22,10 +22,15 @@ typedef struct ouro_batch {
     ouro_object *entries[];    /* ouro__rt.batch_cap of them */
 } ouro_batch;
 
+#define OURO__PAUSE_BUCKETS 608   /* = OURO_PAUSE_BUCKETS */
+
 struct ouro_thread_counters {
     _Atomic uint64_t allocated, freed, finalized, resurrected, immortalized;
     _Atomic uint64_t merges, queued_merges, batches_applied;
     _Atomic uint64_t max_slice_ns, max_slice_objects;
+    /* Pause histogram (collector/pause.c). */
+    _Atomic uint64_t pause_hist[OURO__PAUSE_BUCKETS];
+    _Atomic uint64_t pause_count, pause_total_ns, pause_max_ns;
 };
 
 typedef struct ouro_thread {
@@ -33,6 +38,7 @@ typedef struct ouro_thread {
     ouro_gp_slot *gp;                  /* owner */
     unsigned blocking_depth;           /* owner: nesting of blocking regions */
     bool in_free_work;                 /* owner: guards re-entrant freeing */
+    bool internal;                     /* the runtime's own (collector) */
 
     /* Deferred decrements (owner).  `cur` backs ouro__tls.dec_pos/dec_end. */
     ouro_batch *cur;
@@ -87,12 +93,16 @@ extern struct ouro_thread_totals {
     uint64_t allocated, freed, finalized, resurrected, immortalized;
     uint64_t merges, queued_merges, batches_applied;
     uint64_t max_slice_ns, max_slice_objects;
+    uint64_t pause_hist[OURO__PAUSE_BUCKETS];
+    uint64_t pause_count, pause_total_ns, pause_max_ns;
 } ouro__dead_totals;
 
 /* Sum of every thread's counters, live and detached, and the number of
  * attached threads. */
 void ouro__collect_counters(struct ouro_thread_totals *out, uint32_t *threads);
 uint32_t ouro__registry_count(void);
+/* Call fn on every attached thread, under the registry lock. */
+void ouro__registry_each(void (*fn)(ouro_thread *t, void *arg), void *arg);
 void ouro__reset_registry(void);
 
 #endif /* OURO_THREAD_H */

@@ -121,7 +121,7 @@ static void long_chain_frees_iteratively(void **state)
 static void safepoints_free_in_bounded_slices(void **state)
 {
     ouro_shutdown();
-    ouro_config cfg = {.free_slice = 500};
+    ouro_config cfg = {.free_slice = 500, .gc_disabled = 1};
     assert_int_equal(ouro_init(&cfg), OURO_OK);
     assert_int_equal(ouro_thread_attach(), OURO_OK);
     ouro_object *head = make_chain(100000);

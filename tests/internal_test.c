@@ -105,7 +105,7 @@ static void rebuild_publishes_before_releasing_tombstones(void **state)
 #endif
     writer_thread = pthread_self();
     ouro_config cfg = {.malloc_fn = pausing_malloc, .free_fn = plain_free,
-                       .decref_batch = SMALL_BATCH};
+                       .decref_batch = SMALL_BATCH, .gc_disabled = 1};
     assert_int_equal(ouro_init(&cfg), OURO_OK);
     assert_int_equal(ouro_thread_attach(), OURO_OK);
     dict = ouro_dict_new();

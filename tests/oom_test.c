@@ -38,7 +38,8 @@ static int setup(void **state)
     calls = failures = 0;
     fail_every = 0;
     outstanding = 0;
-    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free};
+    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
+                       .gc_disabled = 1};
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return -1;
     return 0;

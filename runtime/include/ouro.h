@@ -162,6 +162,10 @@ typedef struct ouro_config {
     uint32_t decref_batch;
     /* Most objects freed per safepoint by one thread (0: 1024). */
     uint32_t free_slice;
+    /* Cycle collector: candidates that trigger an automatic collection
+     * (0: 10000), and whether automatic collection starts disabled. */
+    uint64_t gc_threshold;
+    int gc_disabled;
 } ouro_config;
 
 /* Start the runtime (config may be NULL).  OURO_ESTATE if already running. */
@@ -218,10 +222,94 @@ typedef struct ouro_stats {
     uint64_t batches_applied;   /* deferred-decrement batches applied */
     uint64_t max_free_slice_ns; /* longest slice of freeing work */
     uint64_t max_free_slice_objects;
-    uint32_t attached_threads;
+    uint32_t attached_threads;  /* user threads (not the collector's) */
 } ouro_stats;
 
 void ouro_get_stats(ouro_stats *out);
+
+/* ------------------------------------------------------------------------
+ * The cycle collector: Python's gc module, in C (docs/collector.md).
+ *
+ * A collector thread finds and frees garbage cycles while the other threads
+ * run; they only acknowledge handshakes at their safepoints.  Finalizers of
+ * objects in garbage cycles run on the collector thread.
+ */
+
+/* Run a full collection now and wait for it (the caller goes offline while
+ * it waits).  Returns the number of unreachable objects found (a list that
+ * contains itself: 1; a two-object cycle: 2), or a negative OURO_E* code. */
+int64_t ouro_gc_collect(void);
+
+/* Automatic collection (on by default). */
+void ouro_gc_enable(void);
+void ouro_gc_disable(void);
+int ouro_gc_isenabled(void);
+
+/* Candidate count that triggers an automatic collection. */
+void ouro_gc_set_threshold(uint64_t candidates);
+uint64_t ouro_gc_get_threshold(void);
+/* Candidates buffered since the last collection. */
+uint64_t ouro_gc_get_count(void);
+
+/* A user type whose objects change the references they hold after being
+ * shared must call this after each change (built-in containers do). */
+void ouro_gc_written(ouro_object *o);
+
+enum ouro_gc_phase {
+    OURO_GC_PHASE_CANDIDATES,   /* take and prune candidates */
+    OURO_GC_PHASE_TRIAL,        /* trial deletion over their subgraph */
+    OURO_GC_PHASE_VALIDATE,     /* mark, handshake, recount, handshake */
+    OURO_GC_PHASE_FINALIZE,     /* finalizers and their re-validation */
+    OURO_GC_PHASE_FREE,         /* free the garbage, release the rest */
+    OURO_GC_PHASES
+};
+
+typedef struct ouro_gc_stats {
+    uint64_t collections;         /* completed */
+    uint64_t unreachable;         /* objects found unreachable */
+    uint64_t collected;           /* objects freed by the collector */
+    uint64_t candidates;          /* candidates examined */
+    uint64_t examined;            /* objects visited by trial deletion */
+    uint64_t aborted;             /* suspects dropped by validation */
+    uint64_t zombies;             /* candidates that died while taken */
+    uint64_t threshold;           /* the adaptive threshold now */
+    uint64_t last_phase_ns[OURO_GC_PHASES];
+    uint64_t total_phase_ns[OURO_GC_PHASES];
+    uint64_t last_collection_ns;
+} ouro_gc_stats;
+
+void ouro_gc_get_stats(ouro_gc_stats *out);
+
+/* Callbacks around every collection (on the collector thread). */
+typedef enum { OURO_GC_START, OURO_GC_STOP } ouro_gc_event;
+typedef struct ouro_gc_info {
+    uint64_t collection;          /* 1, 2, ... */
+    uint64_t candidates;          /* at STOP: this collection's figures */
+    uint64_t unreachable;
+    uint64_t collected;
+    uint64_t aborted;
+    uint64_t phase_ns[OURO_GC_PHASES];
+} ouro_gc_info;
+typedef void (*ouro_gc_callback)(ouro_gc_event event, const ouro_gc_info *info,
+                                 void *arg);
+int ouro_gc_callback_add(ouro_gc_callback fn, void *arg);     /* ENOMEM */
+int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg);  /* EINVAL */
+
+/* Mutator pauses: time each thread spent in collector-induced and
+ * reclamation work at its safepoints (handshake acknowledgements, applying
+ * deferred decrements, freeing slices), in a log-linear histogram summed
+ * over all threads, detached ones included. */
+#define OURO_PAUSE_BUCKETS 608
+typedef struct ouro_pause_stats {
+    uint64_t count;
+    uint64_t total_ns;
+    uint64_t p50_ns, p90_ns, p99_ns, p999_ns, max_ns;
+} ouro_pause_stats;
+/* hist, if not NULL, receives OURO_PAUSE_BUCKETS counts; bucket i covers
+ * [ouro_pause_bucket_floor(i), ouro_pause_bucket_floor(i + 1)) ns. */
+void ouro_gc_pauses(ouro_pause_stats *out, uint64_t *hist);
+uint64_t ouro_pause_bucket_floor(unsigned bucket);
+void ouro_gc_pauses_reset(void);
 
 /* ------------------------------------------------------------------------
  * Built-in types.  Every getter returns a new reference (NULL when the

@@ -1,0 +1,186 @@
+/*
+ * candidates.c - the sharded candidate set (see candidates.h).
+ */
+#include "candidates.h"
+
+#include "gc.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define SHARDS 64
+#define MIN_CAP 64
+#define TOMBSTONE ((ouro_object *)1)
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    ouro_object **slots;   /* NULL, TOMBSTONE or a candidate */
+    size_t cap, used, live;   /* used counts tombstones too */
+    char pad[64];
+} shard;
+
+static shard shards[SHARDS];
+static _Atomic uint64_t added;   /* since the last take */
+
+static shard *shard_of(const ouro_object *o)
+{
+    uintptr_t h = (uintptr_t)o >> 4;
+    h ^= h >> 17;
+    return &shards[h % SHARDS];
+}
+
+static size_t slot_hash(const ouro_object *o, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+int ouro__cand_init(void)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        pthread_mutex_init(&shards[i].lock, NULL);
+        shards[i].slots = NULL;
+        shards[i].cap = shards[i].used = shards[i].live = 0;
+    }
+    atomic_store_explicit(&added, 0, memory_order_relaxed);
+    return OURO_OK;
+}
+
+void ouro__cand_fini(void)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        ouro__mem_free(shards[i].slots);
+        shards[i].slots = NULL;
+        pthread_mutex_destroy(&shards[i].lock);
+    }
+}
+
+static void place(ouro_object **slots, size_t cap, ouro_object *o)
+{
+    size_t i = slot_hash(o, cap);
+    while (slots[i])
+        i = (i + 1) & (cap - 1);
+    slots[i] = o;
+}
+
+/* Room for one more entry, rehashing away tombstones; false if OOM. */
+static bool reserve_locked(shard *s)
+{
+    if (s->cap && (s->used + 1) * 4 <= s->cap * 3)
+        return true;
+    size_t cap = MIN_CAP;
+    while (cap * 3 < (s->live + 1) * 4 * 2)
+        cap *= 2;
+    ouro_object **slots = ouro__mem_calloc(cap * sizeof *slots);
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i] && s->slots[i] != TOMBSTONE)
+            place(slots, cap, s->slots[i]);
+    ouro__mem_free(s->slots);
+    s->slots = slots;
+    s->cap = cap;
+    s->used = s->live;
+    return true;
+}
+
+void ouro__buffer_candidate(ouro_object *o)
+{
+    shard *s = shard_of(o);
+    pthread_mutex_lock(&s->lock);
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (!(gc & OURO__GC_BUFFERED) && reserve_locked(s)) {
+        /* Under the shard lock: ouro__cand_remove and the collector's take
+         * see BUFFERED and the entry together. */
+        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
+                                 memory_order_relaxed);
+        place(s->slots, s->cap, o);
+        s->used++;
+        s->live++;
+        uint64_t n = atomic_fetch_add_explicit(&added, 1,
+                                               memory_order_relaxed) + 1;
+        pthread_mutex_unlock(&s->lock);
+        ouro__gc_candidates_grew(n);
+        return;
+    }
+    /* Out of memory: the object is simply not a candidate this time; its
+     * next decrement tries again. */
+    pthread_mutex_unlock(&s->lock);
+}
+
+bool ouro__cand_remove(ouro_object *o)
+{
+    shard *s = shard_of(o);
+    bool found = false;
+    pthread_mutex_lock(&s->lock);
+    if (s->cap) {
+        size_t i = slot_hash(o, s->cap);
+        for (ouro_object *e; (e = s->slots[i]); i = (i + 1) & (s->cap - 1)) {
+            if (e == o) {
+                s->slots[i] = TOMBSTONE;
+                s->live--;
+                found = true;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
+/* Take shard s's entries into *all (grown as needed); false if there is
+ * no memory for them, leaving s untouched. */
+static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
+{
+    pthread_mutex_lock(&s->lock);
+    if (*k + s->live > *cap) {
+        size_t want = (*k + s->live) * 2 + 64;
+        ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
+        if (!bigger) {
+            pthread_mutex_unlock(&s->lock);
+            return false;
+        }
+        if (*k)
+            memcpy(bigger, *all, *k * sizeof *bigger);
+        ouro__mem_free(*all);
+        *all = bigger;
+        *cap = want;
+    }
+    for (size_t j = 0; j < s->cap; j++) {
+        ouro_object *o = s->slots[j];
+        if (!o || o == TOMBSTONE)
+            continue;
+        /* BUFFERED -> TAKEN in one atomic step, under the lock: a thread
+         * that decides o's death sees one or the other. */
+        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(
+            &o->ob_gc, &gc,
+            (gc & ~(uint32_t)OURO__GC_BUFFERED) | OURO__GC_TAKEN,
+            memory_order_relaxed, memory_order_relaxed))
+            ;
+        (*all)[(*k)++] = o;
+    }
+    if (s->cap)
+        memset(s->slots, 0, s->cap * sizeof *s->slots);
+    s->used = s->live = 0;
+    pthread_mutex_unlock(&s->lock);
+    return true;
+}
+
+int ouro__cand_take_all(ouro_object ***out, size_t *n)
+{
+    ouro_object **all = NULL;
+    size_t k = 0, cap = 0;
+    atomic_store_explicit(&added, 0, memory_order_relaxed);
+    for (int i = 0; i < SHARDS; i++)
+        if (!take_shard(&shards[i], &all, &k, &cap))
+            break;   /* out of memory: the rest stay for the next time */
+    *out = all;
+    *n = k;
+    return OURO_OK;
+}
+
+uint64_t ouro__cand_count(void)
+{
+    return atomic_load_explicit(&added, memory_order_relaxed);
+}

@@ -1,0 +1,34 @@
+/*
+ * candidates.h - the set of possible cycle roots (Bacon-Rajan's "purple"
+ * objects), shared by all threads.
+ *
+ * A thread that applies a decrement which leaves a tracked object's count
+ * positive adds the object here (once: BUFFERED), while it still holds the
+ * reference it is releasing.  The set holds no reference: an object that
+ * dies while BUFFERED removes itself; if the collector took it first, the
+ * collector owns its death (a "zombie", see docs/collector.md).
+ *
+ * 64 shards keyed by address, each an open-addressing table under its own
+ * mutex; the BUFFERED flag changes only under the shard's lock.
+ */
+#ifndef OURO_CANDIDATES_H
+#define OURO_CANDIDATES_H
+
+#include "thread.h"
+
+int ouro__cand_init(void);
+void ouro__cand_fini(void);
+
+/* Remove o if present (under the shard lock); true if it was there. */
+bool ouro__cand_remove(ouro_object *o);
+
+/* Take every candidate: each is flagged TAKEN instead of BUFFERED, under
+ * its shard's lock.  Returns an array from ouro__mem_alloc (or NULL when
+ * empty) in *out and its length.  Out of memory, it takes the shards that
+ * fit and leaves the others for the next time. */
+int ouro__cand_take_all(ouro_object ***out, size_t *n);
+
+/* Candidates added since the last take (approximate, for the trigger). */
+uint64_t ouro__cand_count(void);
+
+#endif /* OURO_CANDIDATES_H */

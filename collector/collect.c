@@ -1,0 +1,475 @@
+/*
+ * collect.c - one collection: take candidates, trial deletion, mark,
+ * validate across two handshakes, finalize, free.
+ *
+ * The phases and the invariant each one establishes (the full argument is
+ * in docs/collector.md):
+ *
+ *   take      every taken candidate is held (try-increment) or is a zombie
+ *             whose death is ours; a held object cannot be freed under us.
+ *   trial     every object reached is held before its count is read; the
+ *             white set S is a guess (reads race with mutators).
+ *   mark      S is IN_GC (and owned members carry the ob_tid bit), flags
+ *             TOUCHED/DIRTY cleared; after the handshake W1 every increment
+ *             of a member sets TOUCHED and every change of a member's
+ *             references sets DIRTY.
+ *   validate  members whose count != references from members, or TOUCHED,
+ *             or DIRTY, are black with all they reach (recorded edges):
+ *             S'.  After the handshake W2, newly TOUCHED/DIRTY members are
+ *             black likewise: S'' is unreachable.
+ *   finalize  finalizers run on this thread; if any ran, validate again, so
+ *             that what they resurrected survives.
+ *   free      references from the garbage to the rest are released at once
+ *             (nobody can read the garbage), then the garbage is freed;
+ *             every other hold is released with a deferred decrement.
+ */
+#include "candidates.h"
+#include "dealloc.h"
+#include "gc.h"
+#include "refcount.h"
+#include "table.h"
+
+#include <sched.h>
+#include <time.h>
+
+#define QUIESCE_EVERY 1024
+
+typedef struct gc_ctx {
+    ouro_thread *self;
+    gc_table tab;
+    uint32_t *stack;
+    size_t sp, scap;
+    int64_t cur;                 /* node being traversed */
+    bool oom;
+    struct ouro_gc_run *run;
+} gc_ctx;
+
+static bool tracked(const ouro_object *o)
+{
+    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o);
+}
+
+static void push(gc_ctx *c, uint32_t i)
+{
+    if (c->sp == c->scap) {
+        size_t cap = c->scap ? c->scap * 2 : 1024;
+        uint32_t *s = ouro__mem_alloc(cap * sizeof *s);
+        if (!s) {
+            c->oom = true;
+            return;
+        }
+        if (c->sp)
+            __builtin_memcpy(s, c->stack, c->sp * sizeof *s);
+        ouro__mem_free(c->stack);
+        c->stack = s;
+        c->scap = cap;
+    }
+    c->stack[c->sp++] = i;
+}
+
+/* Wait for a grace period the collector started: every attached thread
+ * acknowledges at its next safepoint; this thread stays quiescent. */
+static void handshake(ouro_thread *self)
+{
+    uint64_t goal = ouro__gp_advance();
+    for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
+        ouro__gp_quiescent(self->gp);
+        if (spins < 64) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, spins < 1024 ? 20000 : 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void hold(ouro_object *o)
+{
+    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_HELD, memory_order_relaxed);
+}
+
+static void clear_marks(ouro_object *o)
+{
+    atomic_fetch_and_explicit(&o->ob_gc,
+                              ~(uint32_t)(OURO__GC_IN_GC | OURO__GC_TOUCHED |
+                                          OURO__GC_DIRTY | OURO__GC_HELD),
+                              memory_order_relaxed);
+    uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
+    while ((tid & OURO__TID_GC_BIT) &&
+           !atomic_compare_exchange_weak_explicit(
+               &o->ob_tid, &tid, tid & ~OURO__TID_GC_BIT,
+               memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static void set_tid_bit(ouro_object *o)
+{
+    uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
+    /* A merge storing 0 concurrently wins: merged objects need no bit. */
+    while (tid != 0 && !(tid & OURO__TID_GC_BIT) &&
+           !atomic_compare_exchange_weak_explicit(
+               &o->ob_tid, &tid, tid | OURO__TID_GC_BIT,
+               memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+/* ---- take ------------------------------------------------------------ */
+
+static void take_candidate(gc_ctx *c, ouro_object *o)
+{
+    if (!ouro__try_incref_shared(o)) {
+        /* It died after we took it: the dying thread left it to us. */
+        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+                                  memory_order_relaxed);
+        ouro__push_dead(c->self, o);
+        c->run->zombies++;
+        return;
+    }
+    hold(o);
+    /* Held now: clear TAKEN, so a later decrement buffers it again. */
+    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+                              memory_order_relaxed);
+    int64_t i = gc_table_add(&c->tab, o);
+    if (i < 0) {
+        /* No memory to examine it: back to the set for the next time. */
+        ouro__maybe_buffer(o);
+        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_HELD,
+                                  memory_order_relaxed);
+        ouro_decref(o);
+        return;
+    }
+    c->tab.nodes[i].candidate = true;
+    c->run->candidates++;
+    push(c, (uint32_t)i);
+}
+
+/* ---- trial deletion ---------------------------------------------------- */
+
+static void visit_gray(ouro_object *child, void *arg)
+{
+    gc_ctx *c = arg;
+    if (!tracked(child))
+        return;
+    int64_t j = gc_table_find(&c->tab, child);
+    if (j < 0) {
+        /* `child` is a borrowed pointer read by traverse; this thread has
+         * passed no quiescent point since, so the increment is safe. */
+        ouro_incref(child);
+        hold(child);
+        j = gc_table_add(&c->tab, child);
+        if (j < 0) {
+            c->oom = true;
+            atomic_fetch_and_explicit(&child->ob_gc,
+                                      ~(uint32_t)OURO__GC_HELD,
+                                      memory_order_relaxed);
+            ouro_decref(child);
+            return;
+        }
+        push(c, (uint32_t)j);
+    }
+    c->tab.nodes[j].in_edges++;
+}
+
+static void visit_black(ouro_object *child, void *arg)
+{
+    gc_ctx *c = arg;
+    int64_t j = gc_table_find(&c->tab, child);
+    if (j >= 0 && c->tab.nodes[j].color != GC_BLACK) {
+        c->tab.nodes[j].color = GC_BLACK;
+        push(c, (uint32_t)j);
+    }
+}
+
+static void scan_black(gc_ctx *c)
+{
+    while (c->sp) {
+        ouro_object *o = c->tab.nodes[c->stack[--c->sp]].obj;
+        if (o->ob_type->traverse)
+            o->ob_type->traverse(o, visit_black, c);
+    }
+}
+
+static void trial_deletion(gc_ctx *c)
+{
+    uint64_t n = 0;
+    while (c->sp && !c->oom) {
+        uint32_t i = c->stack[--c->sp];
+        ouro_object *o = c->tab.nodes[i].obj;
+        c->tab.nodes[i].count = ouro__raw_refcnt(o) - 1;   /* less our hold */
+        c->cur = i;
+        if (o->ob_type->traverse)
+            o->ob_type->traverse(o, visit_gray, c);
+        /* Every node is held: passing a quiescent point here is safe and
+         * keeps other threads' grace periods moving. */
+        if (++n % QUIESCE_EVERY == 0)
+            ouro__gp_quiescent(c->self->gp);
+    }
+    c->run->examined += c->tab.n;
+    if (c->oom)
+        return;
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->count != node->in_edges) {   /* outside refs, or a race */
+            node->color = GC_BLACK;
+            push(c, (uint32_t)i);
+        } else {
+            node->color = GC_WHITE;
+        }
+    }
+    scan_black(c);
+}
+
+/* ---- mark and validate ------------------------------------------------- */
+
+static void visit_count(ouro_object *child, void *arg)
+{
+    gc_ctx *c = arg;
+    int64_t j = gc_table_find(&c->tab, child);
+    if (j < 0 || c->tab.nodes[j].color != GC_WHITE)
+        return;
+    if (!gc_table_add_edge(&c->tab, (uint32_t)c->cur, (uint32_t)j))
+        c->oom = true;
+    c->tab.nodes[j].in_edges++;
+}
+
+/* Blacken everything reachable from the nodes on the stack, along the
+ * recorded edges (not the current ones: see docs/collector.md, step 3). */
+static void blacken_recorded(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    /* The recorded edges are few (between white nodes); a scan per node
+     * popped would be quadratic, so sort them by source once. */
+    size_t *start = ouro__mem_calloc((t->n + 1) * sizeof *start);
+    gc_edge *by_src = ouro__mem_alloc((t->nedges ? t->nedges : 1) *
+                                      sizeof *by_src);
+    if (!start || !by_src) {
+        /* Without memory, be conservative: everything is black. */
+        for (size_t i = 0; i < t->n; i++)
+            t->nodes[i].color = GC_BLACK;
+        c->sp = 0;
+        ouro__mem_free(start);
+        ouro__mem_free(by_src);
+        return;
+    }
+    for (size_t e = 0; e < t->nedges; e++)
+        start[t->edges[e].src + 1]++;
+    for (size_t i = 0; i < t->n; i++)
+        start[i + 1] += start[i];
+    size_t *fill = ouro__mem_alloc((t->n ? t->n : 1) * sizeof *fill);
+    if (fill) {
+        __builtin_memcpy(fill, start, t->n * sizeof *fill);
+        for (size_t e = 0; e < t->nedges; e++)
+            by_src[fill[t->edges[e].src]++] = t->edges[e];
+        ouro__mem_free(fill);
+    }
+    while (c->sp) {
+        uint32_t i = c->stack[--c->sp];
+        for (size_t e = start[i]; fill && e < start[i + 1]; e++) {
+            gc_node *d = &t->nodes[by_src[e].dst];
+            if (d->color == GC_WHITE) {
+                d->color = GC_BLACK;
+                push(c, by_src[e].dst);
+            }
+        }
+    }
+    if (!fill)
+        for (size_t i = 0; i < t->n; i++)
+            t->nodes[i].color = GC_BLACK;
+    ouro__mem_free(start);
+    ouro__mem_free(by_src);
+}
+
+static size_t count_white(const gc_ctx *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->tab.n; i++)
+        n += c->tab.nodes[i].color == GC_WHITE;
+    return n;
+}
+
+/* Black roots among white nodes: those for which `bad` holds. */
+static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
+{
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->color == GC_WHITE && bad(c, node)) {
+            node->color = GC_BLACK;
+            push(c, (uint32_t)i);
+        }
+    }
+    blacken_recorded(c);
+}
+
+static bool flagged(gc_ctx *c, gc_node *n)
+{
+    (void)c;
+    return atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
+           (OURO__GC_TOUCHED | OURO__GC_DIRTY);
+}
+
+static bool miscounted(gc_ctx *c, gc_node *n)
+{
+    return flagged(c, n) || ouro__raw_refcnt(n->obj) - 1 != n->in_edges;
+}
+
+/* Steps 4-8 of docs/collector.md on the current white set; returns the
+ * size of the validated garbage set. */
+static size_t validate(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    size_t before = count_white(c);
+    if (!before)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        gc_node *node = &t->nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
+        atomic_fetch_and_explicit(&node->obj->ob_gc,
+                                  ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
+                                  memory_order_relaxed);
+        atomic_fetch_or_explicit(&node->obj->ob_gc, OURO__GC_IN_GC,
+                                 memory_order_relaxed);
+        set_tid_bit(node->obj);
+        node->in_edges = 0;
+    }
+    handshake(c->self);                                           /* W1 */
+    t->nedges = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        ouro_object *o = t->nodes[i].obj;
+        if (t->nodes[i].color != GC_WHITE || !o->ob_type->traverse)
+            continue;
+        c->cur = (int64_t)i;
+        o->ob_type->traverse(o, visit_count, c);
+    }
+    if (c->oom) {
+        for (size_t i = 0; i < t->n; i++)
+            t->nodes[i].color = GC_BLACK;
+        return 0;
+    }
+    blacken_if(c, miscounted);                                    /* S' */
+    handshake(c->self);                                           /* W2 */
+    blacken_if(c, flagged);                                       /* S'' */
+    size_t after = count_white(c);
+    c->run->aborted += before - after;
+    return after;
+}
+
+/* ---- finalize and free --------------------------------------------------- */
+
+static bool run_finalizers(gc_ctx *c)
+{
+    bool ran = false;
+    for (size_t i = 0; i < c->tab.n; i++) {
+        ouro_object *o = c->tab.nodes[i].obj;
+        if (c->tab.nodes[i].color != GC_WHITE || !o->ob_type->finalize)
+            continue;
+        uint32_t old = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_FINALIZED,
+                                                memory_order_relaxed);
+        if (old & OURO__GC_FINALIZED)
+            continue;
+        o->ob_type->finalize(o);
+        OURO__COUNT(c->self, finalized, 1);
+        ran = true;
+    }
+    return ran;
+}
+
+static void visit_release(ouro_object *child, void *arg)
+{
+    gc_ctx *c = arg;
+    int64_t j = gc_table_find(&c->tab, child);
+    if (j >= 0 && c->tab.nodes[j].color == GC_WHITE)
+        return;   /* garbage too: freed without a decrement */
+    /* Held by unreachable garbage: released at once (docs/grace-periods.md,
+     * G4). */
+    ouro__apply_decref(c->self, child);
+}
+
+static void free_garbage(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    for (size_t i = 0; i < t->n; i++) {
+        ouro_object *o = t->nodes[i].obj;
+        if (t->nodes[i].color != GC_WHITE)
+            continue;
+        clear_marks(o);
+        /* Buffered again during the collection: take it out of the set. */
+        if ((atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+             OURO__GC_BUFFERED) && ouro__cand_remove(o))
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        ouro_object *o = t->nodes[i].obj;
+        if (t->nodes[i].color == GC_WHITE && o->ob_type->traverse) {
+            c->cur = (int64_t)i;
+            o->ob_type->traverse(o, visit_release, c);
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        ouro_object *o = t->nodes[i].obj;
+        if (t->nodes[i].color != GC_WHITE)
+            continue;
+        if (o->ob_type->destroy)
+            o->ob_type->destroy(o);
+        ouro__release_object(c->self, o);
+        c->run->collected++;
+    }
+}
+
+/* Unmark and release everything that is not garbage. */
+static void release_rest(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    for (size_t i = 0; i < t->n; i++) {
+        ouro_object *o = t->nodes[i].obj;
+        if (t->nodes[i].color == GC_WHITE && !c->oom)
+            continue;   /* freed */
+        clear_marks(o);
+        if (c->oom && t->nodes[i].candidate)
+            ouro__maybe_buffer(o);   /* not examined properly: next time */
+        ouro_decref(o);               /* the hold, deferred as any other */
+    }
+}
+
+static uint64_t phase_end(struct ouro_gc_run *run, int phase, uint64_t start)
+{
+    uint64_t now = ouro__now_ns();
+    run->phase_ns[phase] += now - start;
+    return now;
+}
+
+int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
+{
+    gc_ctx c = {.self = self, .run = run};
+    gc_table_init(&c.tab);
+    uint64_t t = ouro__now_ns();
+
+    ouro_object **cands;
+    size_t ncand;
+    ouro__cand_take_all(&cands, &ncand);
+    for (size_t i = 0; i < ncand; i++)
+        take_candidate(&c, cands[i]);
+    ouro__mem_free(cands);
+    t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
+
+    trial_deletion(&c);
+    t = phase_end(run, OURO_GC_PHASE_TRIAL, t);
+
+    size_t garbage = 0;
+    if (!c.oom) {
+        garbage = validate(&c);
+        t = phase_end(run, OURO_GC_PHASE_VALIDATE, t);
+        run->unreachable += garbage;
+        if (garbage && run_finalizers(&c))
+            garbage = validate(&c);   /* what finalizers resurrected lives */
+        t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
+        if (!c.oom)
+            free_garbage(&c);
+    }
+    release_rest(&c);
+    phase_end(run, OURO_GC_PHASE_FREE, t);
+    ouro__mem_free(c.stack);
+    gc_table_free(&c.tab);
+    return (int64_t)run->unreachable;
+}

@@ -1,0 +1,345 @@
+/*
+ * gc.c - the collector thread, its trigger, and the gc API.
+ *
+ * One background thread, attached like any mutator, runs every collection:
+ * automatic ones when the candidate count reaches the (adaptive) threshold,
+ * and the ones ouro_gc_collect() asks for.  It waits offline (a blocking
+ * region), so it never delays a grace period while idle.
+ */
+#include "gc.h"
+
+#include "candidates.h"
+#include "dealloc.h"
+#include "refcount.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_THRESHOLD 10000
+#define MAX_THRESHOLD_FACTOR 64
+#define MAX_CALLBACKS 32
+
+struct callback {
+    ouro_gc_callback fn;
+    void *arg;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake, done;
+    pthread_t thread;
+    bool started, stop;
+    uint64_t requested, completed;     /* ouro_gc_collect tickets */
+    int64_t last_result;
+    ouro_gc_stats stats;               /* lock */
+    struct callback callbacks[MAX_CALLBACKS];   /* lock */
+    int ncallbacks;
+    _Atomic int enabled;
+    _Atomic uint64_t base_threshold, threshold;
+    _Atomic bool auto_pending;
+} gc = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .done = PTHREAD_COND_INITIALIZER,
+};
+
+static __thread bool on_collector_thread;
+
+void ouro__gc_candidates_grew(uint64_t n)
+{
+    if (!atomic_load_explicit(&gc.enabled, memory_order_relaxed) ||
+        n < atomic_load_explicit(&gc.threshold, memory_order_relaxed) ||
+        atomic_exchange_explicit(&gc.auto_pending, true, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&gc.lock);
+    pthread_cond_signal(&gc.wake);
+    pthread_mutex_unlock(&gc.lock);
+}
+
+/* Double the threshold while collections find little garbage, halve it
+ * back while they find much (docs/collector.md, "Adaptive trigger"). */
+static void adapt_threshold(const struct ouro_gc_run *run)
+{
+    uint64_t base = atomic_load_explicit(&gc.base_threshold,
+                                         memory_order_relaxed);
+    uint64_t thr = atomic_load_explicit(&gc.threshold, memory_order_relaxed);
+    uint64_t seen = run->examined ? run->examined : 1;
+    if (run->unreachable * 10 < seen && thr < base * MAX_THRESHOLD_FACTOR)
+        thr *= 2;
+    else if (run->unreachable * 2 > seen && thr > base)
+        thr /= 2;
+    if (thr < base)
+        thr = base;
+    atomic_store_explicit(&gc.threshold, thr, memory_order_relaxed);
+}
+
+static void call_callbacks(ouro_gc_event event, const ouro_gc_info *info)
+{
+    struct callback cbs[MAX_CALLBACKS];
+    pthread_mutex_lock(&gc.lock);
+    int n = gc.ncallbacks;
+    memcpy(cbs, gc.callbacks, (size_t)n * sizeof cbs[0]);
+    pthread_mutex_unlock(&gc.lock);
+    for (int i = 0; i < n; i++)
+        cbs[i].fn(event, info, cbs[i].arg);
+}
+
+static int64_t run_collection(ouro_thread *self)
+{
+    struct ouro_gc_run run;
+    memset(&run, 0, sizeof run);
+    ouro_gc_info info;
+    memset(&info, 0, sizeof info);
+    pthread_mutex_lock(&gc.lock);
+    info.collection = gc.stats.collections + 1;
+    pthread_mutex_unlock(&gc.lock);
+    call_callbacks(OURO_GC_START, &info);
+
+    uint64_t start = ouro__now_ns();
+    int64_t found = ouro__gc_collect_once(self, &run);
+    ouro_flush();   /* release the holds, free what the garbage released */
+    uint64_t elapsed = ouro__now_ns() - start;
+    adapt_threshold(&run);
+
+    info.candidates = run.candidates;
+    info.unreachable = run.unreachable;
+    info.collected = run.collected;
+    info.aborted = run.aborted;
+    memcpy(info.phase_ns, run.phase_ns, sizeof info.phase_ns);
+    pthread_mutex_lock(&gc.lock);
+    ouro_gc_stats *st = &gc.stats;
+    st->collections++;
+    st->unreachable += run.unreachable;
+    st->collected += run.collected;
+    st->candidates += run.candidates;
+    st->examined += run.examined;
+    st->aborted += run.aborted;
+    st->zombies += run.zombies;
+    st->last_collection_ns = elapsed;
+    for (int p = 0; p < OURO_GC_PHASES; p++) {
+        st->last_phase_ns[p] = run.phase_ns[p];
+        st->total_phase_ns[p] += run.phase_ns[p];
+    }
+    pthread_mutex_unlock(&gc.lock);
+    call_callbacks(OURO_GC_STOP, &info);
+    return found;
+}
+
+static bool should_run_locked(void)
+{
+    return gc.stop || gc.requested != gc.completed ||
+           atomic_load_explicit(&gc.auto_pending, memory_order_relaxed);
+}
+
+static void *collector_main(void *arg)
+{
+    (void)arg;
+    /* Out of memory, attaching fails: try again until it works or we are
+     * told to stop (allocation failure is transient for us). */
+    while (ouro_thread_attach() != OURO_OK) {
+        pthread_mutex_lock(&gc.lock);
+        bool stop = gc.stop;
+        pthread_mutex_unlock(&gc.lock);
+        if (stop)
+            return NULL;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    on_collector_thread = true;
+    ouro_thread *self = ouro__self;
+    self->internal = true;   /* not counted in ouro_stats.attached_threads */
+    pthread_mutex_lock(&gc.lock);
+    for (;;) {
+        if (!should_run_locked()) {
+            /* Idle: offline, so that we delay nobody.  Never change state
+             * with gc.lock held: going offline applies decrements, which
+             * may buffer candidates, which may take gc.lock. */
+            pthread_mutex_unlock(&gc.lock);
+            ouro_blocking_begin();
+            pthread_mutex_lock(&gc.lock);
+            while (!should_run_locked())
+                pthread_cond_wait(&gc.wake, &gc.lock);
+            pthread_mutex_unlock(&gc.lock);
+            ouro_blocking_end();
+            pthread_mutex_lock(&gc.lock);
+        }
+        if (gc.stop)
+            break;
+        uint64_t ticket = gc.requested;
+        bool automatic = atomic_exchange_explicit(&gc.auto_pending, false,
+                                                  memory_order_relaxed);
+        if (automatic && ticket == gc.completed &&
+            !atomic_load_explicit(&gc.enabled, memory_order_relaxed))
+            continue;
+        pthread_mutex_unlock(&gc.lock);
+        int64_t found = run_collection(self);
+        pthread_mutex_lock(&gc.lock);
+        gc.last_result = found;
+        gc.completed = ticket;
+        pthread_cond_broadcast(&gc.done);
+    }
+    pthread_mutex_unlock(&gc.lock);
+    ouro_thread_detach();
+    return NULL;
+}
+
+int ouro__gc_start(const ouro_config *config)
+{
+    uint64_t thr = config->gc_threshold ? config->gc_threshold
+                                        : DEFAULT_THRESHOLD;
+    atomic_store_explicit(&gc.base_threshold, thr, memory_order_relaxed);
+    atomic_store_explicit(&gc.threshold, thr, memory_order_relaxed);
+    atomic_store_explicit(&gc.enabled, !config->gc_disabled,
+                          memory_order_relaxed);
+    atomic_store_explicit(&gc.auto_pending, false, memory_order_relaxed);
+    memset(&gc.stats, 0, sizeof gc.stats);
+    gc.ncallbacks = 0;
+    gc.requested = gc.completed = 0;
+    gc.stop = false;
+    int err = ouro__cand_init();
+    if (err != OURO_OK)
+        return err;
+    if (pthread_create(&gc.thread, NULL, collector_main, NULL) != 0) {
+        ouro__cand_fini();
+        return OURO_ENOMEM;
+    }
+    gc.started = true;
+    return OURO_OK;
+}
+
+/* Called on an attached thread during ouro_shutdown. */
+void ouro__gc_stop(void)
+{
+    if (!gc.started)
+        return;
+    pthread_mutex_lock(&gc.lock);
+    gc.stop = true;
+    pthread_cond_broadcast(&gc.wake);
+    pthread_mutex_unlock(&gc.lock);
+    ouro_blocking_begin();
+    pthread_join(gc.thread, NULL);
+    ouro_blocking_end();
+    gc.started = false;
+    /* Nobody collects any more: release the remaining candidates; those
+     * that died while taken are ours to free. */
+    ouro_object **cands;
+    size_t n;
+    ouro__cand_take_all(&cands, &n);
+    ouro_thread *self = ouro__self;
+    for (size_t i = 0; i < n; i++) {
+        ouro_object *o = cands[i];
+        bool alive = ouro__try_incref_shared(o);
+        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+                                  memory_order_relaxed);
+        if (alive)
+            ouro_decref(o);
+        else
+            ouro__push_dead(self, o);
+    }
+    ouro__mem_free(cands);
+    ouro_flush();
+    ouro__cand_fini();
+}
+
+int64_t ouro_gc_collect(void)
+{
+    ouro__self_or_die("ouro_gc_collect");
+    if (on_collector_thread)
+        return OURO_ESTATE;   /* from a finalizer or callback: would wait
+                                 for itself */
+    ouro_flush();   /* our own decrements first: our cycles get buffered */
+    ouro_blocking_begin();   /* before gc.lock: see collector_main */
+    pthread_mutex_lock(&gc.lock);
+    int64_t found = OURO_ESTATE;
+    if (gc.started) {
+        uint64_t ticket = ++gc.requested;
+        pthread_cond_signal(&gc.wake);
+        while (gc.completed < ticket)
+            pthread_cond_wait(&gc.done, &gc.lock);
+        found = gc.last_result;
+    }
+    pthread_mutex_unlock(&gc.lock);
+    ouro_blocking_end();
+    return found;
+}
+
+void ouro_gc_enable(void)
+{
+    atomic_store_explicit(&gc.enabled, 1, memory_order_relaxed);
+    ouro__gc_candidates_grew(ouro__cand_count());
+}
+
+void ouro_gc_disable(void)
+{
+    atomic_store_explicit(&gc.enabled, 0, memory_order_relaxed);
+}
+
+int ouro_gc_isenabled(void)
+{
+    return atomic_load_explicit(&gc.enabled, memory_order_relaxed);
+}
+
+void ouro_gc_set_threshold(uint64_t candidates)
+{
+    if (candidates == 0)
+        candidates = 1;
+    atomic_store_explicit(&gc.base_threshold, candidates, memory_order_relaxed);
+    atomic_store_explicit(&gc.threshold, candidates, memory_order_relaxed);
+    ouro__gc_candidates_grew(ouro__cand_count());
+}
+
+uint64_t ouro_gc_get_threshold(void)
+{
+    return atomic_load_explicit(&gc.base_threshold, memory_order_relaxed);
+}
+
+uint64_t ouro_gc_get_count(void)
+{
+    return ouro__cand_count();
+}
+
+void ouro_gc_written(ouro_object *o)
+{
+    if (o)
+        ouro__gc_written(o);
+}
+
+void ouro_gc_get_stats(ouro_gc_stats *out)
+{
+    pthread_mutex_lock(&gc.lock);
+    *out = gc.stats;
+    pthread_mutex_unlock(&gc.lock);
+    out->threshold = atomic_load_explicit(&gc.threshold, memory_order_relaxed);
+}
+
+int ouro_gc_callback_add(ouro_gc_callback fn, void *arg)
+{
+    if (!fn)
+        return OURO_EINVAL;
+    pthread_mutex_lock(&gc.lock);
+    int err = OURO_ENOMEM;
+    if (gc.ncallbacks < MAX_CALLBACKS) {
+        gc.callbacks[gc.ncallbacks++] = (struct callback){fn, arg};
+        err = OURO_OK;
+    }
+    pthread_mutex_unlock(&gc.lock);
+    return err;
+}
+
+int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg)
+{
+    pthread_mutex_lock(&gc.lock);
+    int err = OURO_EINVAL;
+    for (int i = 0; i < gc.ncallbacks; i++) {
+        if (gc.callbacks[i].fn == fn && gc.callbacks[i].arg == arg) {
+            memmove(&gc.callbacks[i], &gc.callbacks[i + 1],
+                    (size_t)(gc.ncallbacks - i - 1) * sizeof gc.callbacks[0]);
+            gc.ncallbacks--;
+            err = OURO_OK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&gc.lock);
+    return err;
+}

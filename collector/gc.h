@@ -1,0 +1,39 @@
+/*
+ * gc.h - the collector's internal interface (docs/collector.md).
+ */
+#ifndef OURO_GC_H
+#define OURO_GC_H
+
+#include "thread.h"
+
+/* Start the collector thread (from ouro_init) / stop it and drain the
+ * candidate set (from ouro_shutdown, on an attached thread). */
+int ouro__gc_start(const ouro_config *config);
+void ouro__gc_stop(void);
+
+/* The candidate set reached n entries: maybe wake the collector. */
+void ouro__gc_candidates_grew(uint64_t n);
+
+/* The write barrier: a reference held by `o` changed. */
+static inline void ouro__gc_written(ouro_object *o)
+{
+    /* relaxed: the collector's handshake orders this load after its marks
+     * (docs/collector.md, safety step 2). */
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (OURO_UNLIKELY(gc & OURO__GC_IN_GC) && !(gc & OURO__GC_DIRTY))
+        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_DIRTY,
+                                 memory_order_relaxed);
+}
+
+/* One collection on the collector thread.  Fills `info` (per-phase times,
+ * figures); returns the number of unreachable objects found. */
+struct ouro_gc_run {
+    uint64_t candidates, examined, unreachable, collected, aborted, zombies;
+    uint64_t phase_ns[OURO_GC_PHASES];
+};
+int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run);
+
+/* Free a dead object's memory (after destroy), counting it. */
+void ouro__release_object(ouro_thread *t, ouro_object *o);
+
+#endif /* OURO_GC_H */

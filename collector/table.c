@@ -1,0 +1,100 @@
+/*
+ * table.c - the collector's side table (see table.h).
+ */
+#include "table.h"
+
+#include <string.h>
+
+static size_t hash_ptr(const ouro_object *o, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 17) & (cap - 1);
+}
+
+void gc_table_init(gc_table *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+void gc_table_free(gc_table *t)
+{
+    ouro__mem_free(t->nodes);
+    ouro__mem_free(t->index);
+    ouro__mem_free(t->edges);
+    memset(t, 0, sizeof *t);
+}
+
+int64_t gc_table_find(const gc_table *t, const ouro_object *obj)
+{
+    if (!t->icap)
+        return -1;
+    for (size_t i = hash_ptr(obj, t->icap);; i = (i + 1) & (t->icap - 1)) {
+        uint32_t k = t->index[i];
+        if (!k)
+            return -1;
+        if (t->nodes[k - 1].obj == obj)
+            return (int64_t)k - 1;
+    }
+}
+
+static bool grow_index(gc_table *t)
+{
+    size_t icap = t->icap ? t->icap * 2 : 1024;
+    uint32_t *index = ouro__mem_calloc(icap * sizeof *index);
+    if (!index)
+        return false;
+    for (size_t n = 0; n < t->n; n++) {
+        size_t i = hash_ptr(t->nodes[n].obj, icap);
+        while (index[i])
+            i = (i + 1) & (icap - 1);
+        index[i] = (uint32_t)n + 1;
+    }
+    ouro__mem_free(t->index);
+    t->index = index;
+    t->icap = icap;
+    return true;
+}
+
+static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap * 2 : 1024;
+    while (c < need)
+        c *= 2;
+    void *p = ouro__mem_alloc(c * elem);
+    if (!p)
+        return false;
+    if (*cap)
+        memcpy(p, *arr, *cap * elem);
+    ouro__mem_free(*arr);
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+int64_t gc_table_add(gc_table *t, ouro_object *obj)
+{
+    if ((t->n + 1) * 2 > t->icap && !grow_index(t))
+        return -1;
+    if (!grow((void **)&t->nodes, &t->cap, sizeof *t->nodes, t->n + 1))
+        return -1;
+    gc_node *node = &t->nodes[t->n];
+    memset(node, 0, sizeof *node);
+    node->obj = obj;
+    node->color = GC_GRAY;
+    size_t i = hash_ptr(obj, t->icap);
+    while (t->index[i])
+        i = (i + 1) & (t->icap - 1);
+    t->index[i] = (uint32_t)t->n + 1;
+    return (int64_t)t->n++;
+}
+
+bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)
+{
+    if (!grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges,
+              t->nedges + 1))
+        return false;
+    t->edges[t->nedges++] = (gc_edge){src, dst};
+    return true;
+}

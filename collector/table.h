@@ -1,0 +1,44 @@
+/*
+ * table.h - the collector's side table: one node per object it examines,
+ * found by address.  Scratch counts and colours live here, not in object
+ * headers, so a collection costs memory proportional to the subgraph it
+ * examines.
+ */
+#ifndef OURO_GC_TABLE_H
+#define OURO_GC_TABLE_H
+
+#include "internal.h"
+
+enum { GC_WHITE, GC_GRAY, GC_BLACK };
+
+typedef struct gc_node {
+    ouro_object *obj;
+    int64_t count;       /* applied count, less the collector's hold */
+    int64_t in_edges;    /* references from examined objects */
+    uint32_t color;
+    bool candidate;      /* taken from the candidate set */
+    bool leaf;           /* no tracked referents: never traversed */
+} gc_node;
+
+typedef struct gc_edge {
+    uint32_t src, dst;
+} gc_edge;
+
+typedef struct gc_table {
+    gc_node *nodes;
+    size_t n, cap;
+    uint32_t *index;     /* open addressing: node index + 1, 0 = empty */
+    size_t icap;
+    gc_edge *edges;      /* validation: edges between white nodes */
+    size_t nedges, edges_cap;
+} gc_table;
+
+void gc_table_init(gc_table *t);
+void gc_table_free(gc_table *t);
+/* Index of obj's node, or -1. */
+int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
+/* Add a node for obj (not present); its index, or -1 when out of memory. */
+int64_t gc_table_add(gc_table *t, ouro_object *obj);
+bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst);
+
+#endif /* OURO_GC_TABLE_H */
