@@ -12,6 +12,7 @@
 
 #include "dealloc.h"
 #include "orphan.h"
+#include "pause.h"
 #include "refcount.h"
 
 #include <sched.h>
@@ -148,9 +149,11 @@ void ouro__decbuf_apply_ready(ouro_thread *t)
 void ouro__decref_slow(ouro_object *o)
 {
     ouro_thread *t = ouro__self_or_die("ouro_decref");
+    uint64_t start = ouro__now_ns();   /* a full buffer is a pause too */
     ouro__decbuf_seal(t);
     ouro__decbuf_apply_ready(t);
     *ouro__tls.dec_pos++ = o;
+    ouro__pause_record(t, ouro__now_ns() - start);
 }
 
 void ouro__defer_free(void *block)

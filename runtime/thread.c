@@ -236,12 +236,25 @@ uint32_t ouro_thread_id(void)
     return t ? t->tid : 0;
 }
 
+/* Work a safepoint may have to do, besides announcing a quiescent state. */
+static bool safepoint_has_work(ouro_thread *t, bool online)
+{
+    return ouro__decbuf_len(t) || t->pending_head ||
+           atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed) ||
+           atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed) ||
+           (t->dead_top && online);
+}
+
 void ouro_safepoint(void)
 {
     ouro_thread *t = ouro__self_or_die("ouro_safepoint");
     bool online = t->blocking_depth == 0;
     if (OURO_LIKELY(online))
         ouro__gp_quiescent(t->gp);
+    if (!safepoint_has_work(t, online))
+        return;
+    /* The slow part is a mutator pause: time it (collector/pause.h). */
+    uint64_t start = ouro__now_ns();
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
     ouro__decbuf_seal(t);
@@ -252,6 +265,7 @@ void ouro_safepoint(void)
     /* Finalizers may read containers: never while offline. */
     if (t->dead_top && OURO_LIKELY(online))
         ouro__free_slice(t, ouro__rt.free_slice);
+    ouro__pause_record(t, ouro__now_ns() - start);
 }
 
 void ouro_blocking_begin(void)
