@@ -3,6 +3,7 @@
  */
 #include "candidates.h"
 
+#include "dealloc.h"
 #include "gc.h"
 
 #include <pthread.h>
@@ -178,6 +179,27 @@ int ouro__cand_take_all(ouro_object ***out, size_t *n)
     *out = all;
     *n = k;
     return OURO_OK;
+}
+
+void ouro__cand_forget(ouro_object *o)
+{
+    if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+          OURO__GC_BUFFERED))
+        return;
+    if (!ouro__cand_remove(o))
+        ouro__fatal("a candidate marked BUFFERED is missing from the set");
+    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                              memory_order_relaxed);
+}
+
+void ouro__free_zombie(ouro_thread *t, ouro_object *o)
+{
+    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+                              memory_order_relaxed);
+    /* Buffered again while it was taken (a decrement in that window):
+     * the set must not keep a pointer to what we free. */
+    ouro__cand_forget(o);
+    ouro__push_dead(t, o);
 }
 
 uint64_t ouro__cand_count(void)

@@ -28,6 +28,13 @@ bool ouro__cand_remove(ouro_object *o);
  * fit and leaves the others for the next time. */
 int ouro__cand_take_all(ouro_object ***out, size_t *n);
 
+/* o is about to be freed by the collector: if it is BUFFERED, take it out
+ * of the set (it must be there). */
+void ouro__cand_forget(ouro_object *o);
+
+/* Free a taken candidate whose death was decided while it was taken. */
+void ouro__free_zombie(ouro_thread *t, ouro_object *o);
+
 /* Candidates added since the last take (approximate, for the trigger). */
 uint64_t ouro__cand_count(void);
 

@@ -119,9 +119,7 @@ static void take_candidate(gc_ctx *c, ouro_object *o)
 {
     if (!ouro__try_incref_shared(o)) {
         /* It died after we took it: the dying thread left it to us. */
-        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
-                                  memory_order_relaxed);
-        ouro__push_dead(c->self, o);
+        ouro__free_zombie(c->self, o);
         c->run->zombies++;
         return;
     }
@@ -129,6 +127,7 @@ static void take_candidate(gc_ctx *c, ouro_object *o)
     /* Held now: clear TAKEN, so a later decrement buffers it again. */
     atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
                               memory_order_relaxed);
+    OURO_ASSERT(gc_table_find(&c->tab, o) < 0);
     int64_t i = gc_table_add(&c->tab, o);
     if (i < 0) {
         /* No memory to examine it: back to the set for the next time. */
@@ -393,11 +392,7 @@ static void free_garbage(gc_ctx *c)
         if (t->nodes[i].color != GC_WHITE)
             continue;
         clear_marks(o);
-        /* Buffered again during the collection: take it out of the set. */
-        if ((atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-             OURO__GC_BUFFERED) && ouro__cand_remove(o))
-            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
-                                      memory_order_relaxed);
+        ouro__cand_forget(o);   /* buffered again during the collection */
     }
     for (size_t i = 0; i < t->n; i++) {
         ouro_object *o = t->nodes[i].obj;

@@ -137,7 +137,7 @@ static void *collector_main(void *arg)
     (void)arg;
     /* Out of memory, attaching fails: try again until it works or we are
      * told to stop (allocation failure is transient for us). */
-    while (ouro_thread_attach() != OURO_OK) {
+    while (ouro__thread_attach(true) != OURO_OK) {
         pthread_mutex_lock(&gc.lock);
         bool stop = gc.stop;
         pthread_mutex_unlock(&gc.lock);
@@ -148,7 +148,6 @@ static void *collector_main(void *arg)
     }
     on_collector_thread = true;
     ouro_thread *self = ouro__self;
-    self->internal = true;   /* not counted in ouro_stats.attached_threads */
     pthread_mutex_lock(&gc.lock);
     for (;;) {
         if (!should_run_locked()) {
@@ -229,13 +228,13 @@ void ouro__gc_stop(void)
     ouro_thread *self = ouro__self;
     for (size_t i = 0; i < n; i++) {
         ouro_object *o = cands[i];
-        bool alive = ouro__try_incref_shared(o);
-        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
-                                  memory_order_relaxed);
-        if (alive)
+        if (ouro__try_incref_shared(o)) {
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+                                      memory_order_relaxed);
             ouro_decref(o);
-        else
-            ouro__push_dead(self, o);
+        } else {
+            ouro__free_zombie(self, o);
+        }
     }
     ouro__mem_free(cands);
     ouro_flush();

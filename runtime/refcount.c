@@ -73,16 +73,21 @@ void ouro__incref_shared(ouro_object *o)
 
 bool ouro__try_incref_shared(ouro_object *o)
 {
-    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
+    /* acquire (load and failed CAS): when we find the death decided, the
+     * object becomes ours to free, so the dying thread's writes to it (its
+     * merge's last stores) must happen before ours; pairs with the acq_rel
+     * CAS that took the count to zero.  Caught by TSan in
+     * collector_concurrency_test. */
+    int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_acquire);
     do {
         if ((old & OURO__SHARED_STATE_MASK) == OURO__SHARED_MERGED &&
             ouro__shared_count(old) == 0)
             return false;   /* its death was decided */
-        /* relaxed: as any increment; the CAS itself excludes the deciding
-         * decrement (both change this word). */
+        /* acquire on success too (C11 forbids a failure order stronger
+         * than success's); the CAS excludes the deciding decrement. */
     } while (!atomic_compare_exchange_weak_explicit(
-        &o->ob_ref_shared, &old, old + OURO__SHARED_ONE, memory_order_relaxed,
-        memory_order_relaxed));
+        &o->ob_ref_shared, &old, old + OURO__SHARED_ONE, memory_order_acquire,
+        memory_order_acquire));
     return true;
 }
 

@@ -142,6 +142,11 @@ bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
 
 int ouro_thread_attach(void)
 {
+    return ouro__thread_attach(false);
+}
+
+int ouro__thread_attach(bool internal)
+{
     if (!atomic_load_explicit(&ouro__rt.running, memory_order_acquire) ||
         ouro__self)
         return OURO_ESTATE;
@@ -166,6 +171,7 @@ int ouro_thread_attach(void)
         return OURO_ESTATE;   /* 2^31 - 1 attaches: ids exhausted */
     }
     t->tid = next_tid++;
+    t->internal = internal;
     registry_add_locked(t);
     pthread_mutex_unlock(&ouro__registry_lock);
 

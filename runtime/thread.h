@@ -38,7 +38,7 @@ typedef struct ouro_thread {
     ouro_gp_slot *gp;                  /* owner */
     unsigned blocking_depth;           /* owner: nesting of blocking regions */
     bool in_free_work;                 /* owner: guards re-entrant freeing */
-    bool internal;                     /* the runtime's own (collector) */
+    bool internal;                     /* registry: the runtime's own thread */
 
     /* Deferred decrements (owner).  `cur` backs ouro__tls.dec_pos/dec_end. */
     ouro_batch *cur;
@@ -80,6 +80,10 @@ static inline ouro_thread *ouro__self_or_die(const char *api)
     atomic_store_explicit(&(t)->c.field,                                      \
         atomic_load_explicit(&(t)->c.field, memory_order_relaxed) + (n),      \
         memory_order_relaxed)
+
+/* Attach the calling thread; `internal` marks the runtime's own threads
+ * (not counted in ouro_stats.attached_threads). */
+int ouro__thread_attach(bool internal);
 
 /* Registry of attached threads, for merge hand-over and statistics. */
 extern pthread_mutex_t ouro__registry_lock;

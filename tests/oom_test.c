@@ -6,16 +6,19 @@
  */
 #include "fixture.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static unsigned long calls, fail_every, failures;
-static long outstanding;   /* blocks handed out and not yet freed */
+/* Atomic: the collector thread allocates through the same hook. */
+static _Atomic unsigned long calls, fail_every, failures;
+static _Atomic long outstanding;   /* blocks handed out and not yet freed */
 
 static void *failing_malloc(size_t size, void *ctx)
 {
     (void)ctx;
-    if (fail_every && ++calls % fail_every == 0) {
+    unsigned long every = fail_every;
+    if (every && ++calls % every == 0) {
         failures++;
         return NULL;
     }
@@ -50,7 +53,8 @@ static int teardown(void **state)
     fail_every = 0;
     int err = ouro_test_teardown(state);
     if (outstanding != 0) {
-        print_error("%ld runtime allocation(s) not returned\n", outstanding);
+        print_error("%ld runtime allocation(s) not returned\n",
+                    (long)outstanding);
         return -1;
     }
     return err;
