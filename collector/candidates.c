@@ -129,42 +129,51 @@ bool ouro__cand_remove(ouro_object *o)
     return found;
 }
 
-/* Take shard s's entries into *all (grown as needed); false if there is
- * no memory for them, leaving s untouched. */
+/* Room in *all for `extra` more entries (allocated outside any lock). */
+static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
+{
+    if (k + extra <= *cap)
+        return true;
+    size_t want = (k + extra) * 2 + 64;
+    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
+    if (!bigger)
+        return false;
+    if (k)
+        memcpy(bigger, *all, k * sizeof *bigger);
+    ouro__mem_free(*all);
+    *all = bigger;
+    *cap = want;
+    return true;
+}
+
+/* Take shard s's entries into *all; false if there is no memory for them,
+ * leaving s untouched.  Under the lock the shard only swaps its array for
+ * an empty one, so buffering threads never wait for the copying.  The
+ * objects are not touched: they keep BUFFERED until the collector holds
+ * them (collect.c). */
 static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
 {
-    pthread_mutex_lock(&s->lock);
-    if (*k + s->live > *cap) {
-        size_t want = (*k + s->live) * 2 + 64;
-        ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
-        if (!bigger) {
+    ouro_object **slots;
+    size_t scap;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        size_t live = s->live;
+        if (*k + live <= *cap) {
+            slots = s->slots;
+            scap = s->cap;
+            s->slots = NULL;
+            s->cap = s->used = s->live = 0;
             pthread_mutex_unlock(&s->lock);
-            return false;
+            break;
         }
-        if (*k)
-            memcpy(bigger, *all, *k * sizeof *bigger);
-        ouro__mem_free(*all);
-        *all = bigger;
-        *cap = want;
+        pthread_mutex_unlock(&s->lock);
+        if (!make_room(all, *k, cap, live + live / 8 + 16))
+            return false;
     }
-    for (size_t j = 0; j < s->cap; j++) {
-        ouro_object *o = s->slots[j];
-        if (!o || o == TOMBSTONE)
-            continue;
-        /* BUFFERED -> TAKEN in one atomic step, under the lock: a thread
-         * that decides o's death sees one or the other. */
-        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-        while (!atomic_compare_exchange_weak_explicit(
-            &o->ob_gc, &gc,
-            (gc & ~(uint32_t)OURO__GC_BUFFERED) | OURO__GC_TAKEN,
-            memory_order_relaxed, memory_order_relaxed))
-            ;
-        (*all)[(*k)++] = o;
-    }
-    if (s->cap)
-        memset(s->slots, 0, s->cap * sizeof *s->slots);
-    s->used = s->live = 0;
-    pthread_mutex_unlock(&s->lock);
+    for (size_t j = 0; j < scap; j++)
+        if (slots[j] && slots[j] != TOMBSTONE)
+            (*all)[(*k)++] = slots[j];
+    ouro__mem_free(slots);
     return true;
 }
 
@@ -194,11 +203,10 @@ void ouro__cand_forget(ouro_object *o)
 
 void ouro__free_zombie(ouro_thread *t, ouro_object *o)
 {
-    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+    /* BUFFERED stayed set since the take, so nobody put it back in the
+     * set: clearing the flag is all that is left of its candidacy. */
+    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                               memory_order_relaxed);
-    /* Buffered again while it was taken (a decrement in that window):
-     * the set must not keep a pointer to what we free. */
-    ouro__cand_forget(o);
     ouro__push_dead(t, o);
 }
 

@@ -22,17 +22,18 @@ void ouro__cand_fini(void);
 /* Remove o if present (under the shard lock); true if it was there. */
 bool ouro__cand_remove(ouro_object *o);
 
-/* Take every candidate: each is flagged TAKEN instead of BUFFERED, under
- * its shard's lock.  Returns an array from ouro__mem_alloc (or NULL when
- * empty) in *out and its length.  Out of memory, it takes the shards that
- * fit and leaves the others for the next time. */
+/* Take every candidate out of the set (they stay BUFFERED until the
+ * collector holds them).  Returns an array from ouro__mem_alloc (or NULL
+ * when empty) in *out and its length.  Out of memory, it takes the shards
+ * that fit and leaves the others for the next time. */
 int ouro__cand_take_all(ouro_object ***out, size_t *n);
 
 /* o is about to be freed by the collector: if it is BUFFERED, take it out
  * of the set (it must be there). */
 void ouro__cand_forget(ouro_object *o);
 
-/* Free a taken candidate whose death was decided while it was taken. */
+/* Free a taken candidate whose death was decided while it was out of the
+ * set (the dying thread failed to remove it and left it to us). */
 void ouro__free_zombie(ouro_thread *t, ouro_object *o);
 
 /* Candidates added since the last take (approximate, for the trigger). */

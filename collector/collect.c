@@ -5,14 +5,17 @@
  * The phases and the invariant each one establishes (the full argument is
  * in docs/collector.md):
  *
- *   take      every taken candidate is held (try-increment) or is a zombie
- *             whose death is ours; a held object cannot be freed under us.
- *   trial     every object reached is held before its count is read; the
- *             white set S is a guess (reads race with mutators).
- *   mark      S is IN_GC (and owned members carry the ob_tid bit), flags
- *             TOUCHED/DIRTY cleared; after the handshake W1 every increment
- *             of a member sets TOUCHED and every change of a member's
- *             references sets DIRTY.
+ *   take      the candidate set is emptied into an array; no object is
+ *             touched.  A taken candidate keeps BUFFERED until it is held,
+ *             so a thread that decides its death meanwhile finds it missing
+ *             from the set and leaves it to us (a zombie).
+ *   trial     every object reached is held (candidates by try-increment)
+ *             and marked IN_GC in the same step, before its count is read;
+ *             from then on increments set TOUCHED and reference changes set
+ *             DIRTY.  The white set S is a guess (reads race with mutators).
+ *   W1        after this handshake every online thread sees the marks, and
+ *             has diverted its inline increments (ouro__gc_active), so
+ *             even an owner's increment of a member sets TOUCHED.
  *   validate  members whose count != references from members, or TOUCHED,
  *             or DIRTY, are black with all they reach (recorded edges):
  *             S'.  After the handshake W2, newly TOUCHED/DIRTY members are
@@ -73,7 +76,7 @@ static void handshake(ouro_thread *self)
 {
     uint64_t goal = ouro__gp_advance();
     for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
-        ouro__gp_quiescent(self->gp);
+        ouro__quiescent(self);
         if (spins < 64) {
             sched_yield();
         } else {
@@ -83,87 +86,62 @@ static void handshake(ouro_thread *self)
     }
 }
 
-static void hold(ouro_object *o)
-{
-    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_HELD, memory_order_relaxed);
-}
-
 static void clear_marks(ouro_object *o)
 {
     atomic_fetch_and_explicit(&o->ob_gc,
-                              ~(uint32_t)(OURO__GC_IN_GC | OURO__GC_TOUCHED |
-                                          OURO__GC_DIRTY | OURO__GC_HELD),
+                              OURO__GC_FLAGS_MASK &
+                                  ~(uint32_t)(OURO__GC_IN_GC | OURO__GC_TOUCHED |
+                                              OURO__GC_DIRTY | OURO__GC_HELD),
                               memory_order_relaxed);
-    uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
-    while ((tid & OURO__TID_GC_BIT) &&
-           !atomic_compare_exchange_weak_explicit(
-               &o->ob_tid, &tid, tid & ~OURO__TID_GC_BIT,
-               memory_order_relaxed, memory_order_relaxed))
-        ;
 }
 
-static void set_tid_bit(ouro_object *o)
+/* ---- take and trial deletion -------------------------------------------- */
+
+/* Mark held node `index` (its object): one CAS sets HELD and IN_GC,
+ * numbers the node in the header (collector/table.h), and, for a taken
+ * candidate, clears BUFFERED so that its next decrement buffers it again. */
+static void mark_node(ouro_object *o, int64_t index, bool candidate)
 {
-    uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
-    /* A merge storing 0 concurrently wins: merged objects need no bit. */
-    while (tid != 0 && !(tid & OURO__TID_GC_BIT) &&
-           !atomic_compare_exchange_weak_explicit(
-               &o->ob_tid, &tid, tid | OURO__TID_GC_BIT,
-               memory_order_relaxed, memory_order_relaxed))
+    uint32_t node = index + 1 < OURO__GC_NODE_MAX ? (uint32_t)index + 1 : 0;
+    uint32_t clear = OURO__GC_TOUCHED | OURO__GC_DIRTY |
+                     (candidate ? OURO__GC_BUFFERED : 0);
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_gc, &gc,
+        (gc & OURO__GC_FLAGS_MASK & ~clear) | OURO__GC_HELD | OURO__GC_IN_GC |
+            (node << OURO__GC_NODE_SHIFT),
+        memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
-/* ---- take ------------------------------------------------------------ */
-
-static void take_candidate(gc_ctx *c, ouro_object *o)
+/* A taken candidate: hold it, or, if its death was decided while it was
+ * out of the set, free it (the dying thread left it to us). */
+static bool hold_candidate(gc_ctx *c, ouro_object *o)
 {
     if (!ouro__try_incref_shared(o)) {
-        /* It died after we took it: the dying thread left it to us. */
         ouro__free_zombie(c->self, o);
         c->run->zombies++;
-        return;
+        return false;
     }
-    hold(o);
-    /* Held now: clear TAKEN, so a later decrement buffers it again. */
-    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
-                              memory_order_relaxed);
-    OURO_ASSERT(gc_table_find(&c->tab, o) < 0);
-    int64_t i = gc_table_add(&c->tab, o);
-    if (i < 0) {
-        /* No memory to examine it: back to the set for the next time. */
-        ouro__maybe_buffer(o);
-        atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_HELD,
-                                  memory_order_relaxed);
-        ouro_decref(o);
-        return;
-    }
-    c->tab.nodes[i].candidate = true;
-    c->run->candidates++;
-    push(c, (uint32_t)i);
+    return true;
 }
-
-/* ---- trial deletion ---------------------------------------------------- */
 
 static void visit_gray(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
     if (!tracked(child))
         return;
-    int64_t j = gc_table_find(&c->tab, child);
+    int64_t j = gc_table_lookup(&c->tab, child);
     if (j < 0) {
-        /* `child` is a borrowed pointer read by traverse; this thread has
-         * passed no quiescent point since, so the increment is safe. */
-        ouro_incref(child);
-        hold(child);
         j = gc_table_add(&c->tab, child);
         if (j < 0) {
             c->oom = true;
-            atomic_fetch_and_explicit(&child->ob_gc,
-                                      ~(uint32_t)OURO__GC_HELD,
-                                      memory_order_relaxed);
-            ouro_decref(child);
             return;
         }
+        /* `child` is a borrowed pointer read by traverse; this thread has
+         * passed no quiescent point since, so the increment is safe. */
+        ouro_incref(child);
+        mark_node(child, j, false);
         push(c, (uint32_t)j);
     }
     c->tab.nodes[j].in_edges++;
@@ -172,8 +150,8 @@ static void visit_gray(ouro_object *child, void *arg)
 static void visit_black(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
-    int64_t j = gc_table_find(&c->tab, child);
-    if (j >= 0 && c->tab.nodes[j].color != GC_BLACK) {
+    int64_t j = gc_table_lookup(&c->tab, child);
+    if (j >= 0 && c->tab.nodes[j].color == GC_WHITE) {
         c->tab.nodes[j].color = GC_BLACK;
         push(c, (uint32_t)j);
     }
@@ -193,21 +171,24 @@ static void trial_deletion(gc_ctx *c)
     uint64_t n = 0;
     while (c->sp && !c->oom) {
         uint32_t i = c->stack[--c->sp];
-        ouro_object *o = c->tab.nodes[i].obj;
-        c->tab.nodes[i].count = ouro__raw_refcnt(o) - 1;   /* less our hold */
+        gc_node *node = &c->tab.nodes[i];
+        ouro_object *o = node->obj;
+        node->count = ouro__raw_refcnt(o) - 1;   /* less our hold */
         c->cur = i;
         if (o->ob_type->traverse)
             o->ob_type->traverse(o, visit_gray, c);
-        /* Every node is held: passing a quiescent point here is safe and
-         * keeps other threads' grace periods moving. */
+        /* Every node reached is held: passing a quiescent point here is
+         * safe and keeps other threads' grace periods moving. */
         if (++n % QUIESCE_EVERY == 0)
-            ouro__gp_quiescent(c->self->gp);
+            ouro__quiescent(c->self);
     }
     c->run->examined += c->tab.n;
     if (c->oom)
         return;
     for (size_t i = 0; i < c->tab.n; i++) {
         gc_node *node = &c->tab.nodes[i];
+        if (node->color == GC_DEAD)
+            continue;
         if (node->count != node->in_edges) {   /* outside refs, or a race */
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
@@ -223,7 +204,7 @@ static void trial_deletion(gc_ctx *c)
 static void visit_count(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
-    int64_t j = gc_table_find(&c->tab, child);
+    int64_t j = gc_table_lookup(&c->tab, child);
     if (j < 0 || c->tab.nodes[j].color != GC_WHITE)
         return;
     if (!gc_table_add_edge(&c->tab, (uint32_t)c->cur, (uint32_t)j))
@@ -296,7 +277,8 @@ static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
             push(c, (uint32_t)i);
         }
     }
-    blacken_recorded(c);
+    if (c->sp)   /* nothing to spread from: the common case for garbage */
+        blacken_recorded(c);
 }
 
 static bool flagged(gc_ctx *c, gc_node *n)
@@ -319,18 +301,10 @@ static size_t validate(gc_ctx *c)
     size_t before = count_white(c);
     if (!before)
         return 0;
-    for (size_t i = 0; i < t->n; i++) {
-        gc_node *node = &t->nodes[i];
-        if (node->color != GC_WHITE)
-            continue;
-        atomic_fetch_and_explicit(&node->obj->ob_gc,
-                                  ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
-                                  memory_order_relaxed);
-        atomic_fetch_or_explicit(&node->obj->ob_gc, OURO__GC_IN_GC,
-                                 memory_order_relaxed);
-        set_tid_bit(node->obj);
-        node->in_edges = 0;
-    }
+    /* Marked IN_GC since they were held (trial deletion); TOUCHED and
+     * DIRTY have accumulated since then, which only adds black roots. */
+    for (size_t i = 0; i < t->n; i++)
+        t->nodes[i].in_edges = 0;
     handshake(c->self);                                           /* W1 */
     t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -376,7 +350,7 @@ static bool run_finalizers(gc_ctx *c)
 static void visit_release(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
-    int64_t j = gc_table_find(&c->tab, child);
+    int64_t j = gc_table_lookup(&c->tab, child);
     if (j >= 0 && c->tab.nodes[j].color == GC_WHITE)
         return;   /* garbage too: freed without a decrement */
     /* Held by unreachable garbage: released at once (docs/grace-periods.md,
@@ -391,12 +365,8 @@ static void free_garbage(gc_ctx *c)
         ouro_object *o = t->nodes[i].obj;
         if (t->nodes[i].color != GC_WHITE)
             continue;
-        clear_marks(o);
         ouro__cand_forget(o);   /* buffered again during the collection */
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        ouro_object *o = t->nodes[i].obj;
-        if (t->nodes[i].color == GC_WHITE && o->ob_type->traverse) {
+        if (o->ob_type->traverse) {
             c->cur = (int64_t)i;
             o->ob_type->traverse(o, visit_release, c);
         }
@@ -417,14 +387,52 @@ static void release_rest(gc_ctx *c)
 {
     gc_table *t = &c->tab;
     for (size_t i = 0; i < t->n; i++) {
-        ouro_object *o = t->nodes[i].obj;
-        if (t->nodes[i].color == GC_WHITE && !c->oom)
+        gc_node *node = &t->nodes[i];
+        ouro_object *o = node->obj;
+        if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
         clear_marks(o);
-        if (c->oom && t->nodes[i].candidate)
+        if (c->oom && node->candidate)
             ouro__maybe_buffer(o);   /* not examined properly: next time */
         ouro_decref(o);               /* the hold, deferred as any other */
     }
+}
+
+/* LSD radix sort of pointers, 11 bits a pass over the bits that vary. */
+static void sort_by_address(ouro_object **v, size_t n)
+{
+    if (n < 2)
+        return;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t a = (uintptr_t)v[i];
+        lo = a < lo ? a : lo;
+        hi = a > hi ? a : hi;
+    }
+    ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
+    if (!tmp)
+        return;   /* unsorted is only slower */
+    unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
+    ouro_object **src = v, **dst = tmp;
+    for (unsigned shift = 0; shift < bits; shift += 11) {
+        size_t count[2048] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++;
+        size_t sum = 0;
+        for (int b = 0; b < 2048; b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++] = src[i];
+        ouro_object **swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != v)
+        __builtin_memcpy(v, src, n * sizeof *v);
+    ouro__mem_free(tmp);
 }
 
 static uint64_t phase_end(struct ouro_gc_run *run, int phase, uint64_t start)
@@ -439,12 +447,35 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     gc_ctx c = {.self = self, .run = run};
     gc_table_init(&c.tab);
     uint64_t t = ouro__now_ns();
+    /* release: a thread that reads the new wr_seq at a quiescent point of
+     * the first handshake sees the flag, and diverts its increments. */
+    atomic_store_explicit(&ouro__gc_active, 1, memory_order_release);
 
     ouro_object **cands;
     size_t ncand;
     ouro__cand_take_all(&cands, &ncand);
-    for (size_t i = 0; i < ncand; i++)
-        take_candidate(&c, cands[i]);
+    /* Address order: every later pass walks the nodes in table order, and
+     * objects allocated together lie together (the set's order is random). */
+    sort_by_address(cands, ncand);
+    gc_table_reserve(&c.tab, ncand + ncand / 4 + 1024);
+    for (size_t i = 0; i < ncand; i++) {
+        ouro_object *o = cands[i];
+        if (!hold_candidate(&c, o))
+            continue;   /* a zombie, freed */
+        int64_t j = gc_table_add(&c.tab, o);
+        if (j < 0) {
+            /* No room to examine it: back in the set for the next time. */
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+            ouro__maybe_buffer(o);
+            ouro_decref(o);
+            continue;
+        }
+        mark_node(o, j, true);
+        c.tab.nodes[j].candidate = true;
+        run->candidates++;
+        push(&c, (uint32_t)j);
+    }
     ouro__mem_free(cands);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
@@ -463,6 +494,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             free_garbage(&c);
     }
     release_rest(&c);
+    atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
     gc_table_free(&c.tab);

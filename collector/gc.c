@@ -13,6 +13,9 @@
 #include "refcount.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -147,6 +150,9 @@ static void *collector_main(void *arg)
         nanosleep(&ts, NULL);
     }
     on_collector_thread = true;
+    /* A background thread: let busy mutators win the CPU (Linux applies
+     * nice per thread).  Failure only costs mutator latency. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
     ouro_thread *self = ouro__self;
     pthread_mutex_lock(&gc.lock);
     for (;;) {
@@ -229,7 +235,7 @@ void ouro__gc_stop(void)
     for (size_t i = 0; i < n; i++) {
         ouro_object *o = cands[i];
         if (ouro__try_incref_shared(o)) {
-            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_TAKEN,
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro_decref(o);
         } else {

@@ -43,7 +43,9 @@ static bool grow_index(gc_table *t)
     uint32_t *index = ouro__mem_calloc(icap * sizeof *index);
     if (!index)
         return false;
-    for (size_t n = 0; n < t->n; n++) {
+    /* Only nodes past the header-numbered ones are hashed. */
+    size_t first = OURO__GC_NODE_MAX - 1;
+    for (size_t n = first; n < t->n; n++) {
         size_t i = hash_ptr(t->nodes[n].obj, icap);
         while (index[i])
             i = (i + 1) & (icap - 1);
@@ -75,7 +77,8 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
 
 int64_t gc_table_add(gc_table *t, ouro_object *obj)
 {
-    if ((t->n + 1) * 2 > t->icap && !grow_index(t))
+    bool hashed = t->n + 1 >= OURO__GC_NODE_MAX;
+    if (hashed && (t->n + 1) * 2 > t->icap && !grow_index(t))
         return -1;
     if (!grow((void **)&t->nodes, &t->cap, sizeof *t->nodes, t->n + 1))
         return -1;
@@ -83,11 +86,18 @@ int64_t gc_table_add(gc_table *t, ouro_object *obj)
     memset(node, 0, sizeof *node);
     node->obj = obj;
     node->color = GC_GRAY;
-    size_t i = hash_ptr(obj, t->icap);
-    while (t->index[i])
-        i = (i + 1) & (t->icap - 1);
-    t->index[i] = (uint32_t)t->n + 1;
+    if (hashed) {
+        size_t i = hash_ptr(obj, t->icap);
+        while (t->index[i])
+            i = (i + 1) & (t->icap - 1);
+        t->index[i] = (uint32_t)t->n + 1;
+    }
     return (int64_t)t->n++;
+}
+
+bool gc_table_reserve(gc_table *t, size_t nodes)
+{
+    return grow((void **)&t->nodes, &t->cap, sizeof *t->nodes, nodes);
 }
 
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-enum { GC_WHITE, GC_GRAY, GC_BLACK };
+enum { GC_WHITE, GC_GRAY, GC_BLACK, GC_DEAD /* a zombie, freed */ };
 
 typedef struct gc_node {
     ouro_object *obj;
@@ -17,7 +17,6 @@ typedef struct gc_node {
     int64_t in_edges;    /* references from examined objects */
     uint32_t color;
     bool candidate;      /* taken from the candidate set */
-    bool leaf;           /* no tracked referents: never traversed */
 } gc_node;
 
 typedef struct gc_edge {
@@ -37,8 +36,25 @@ void gc_table_init(gc_table *t);
 void gc_table_free(gc_table *t);
 /* Index of obj's node, or -1. */
 int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
-/* Add a node for obj (not present); its index, or -1 when out of memory. */
+/* Add a node for obj (not present); its index, or -1 when out of memory.
+ * Nodes past OURO__GC_NODE_MAX - 1 also go into the hash index. */
 int64_t gc_table_add(gc_table *t, ouro_object *obj);
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst);
+/* Room for `nodes` nodes without growing (a hint: false is harmless). */
+bool gc_table_reserve(gc_table *t, size_t nodes);
+
+/* Node index of obj: from its header if the collector numbered it there
+ * (the first OURO__GC_NODE_MAX - 1 nodes), else from the hash index; -1 if
+ * absent. */
+static inline int64_t gc_table_lookup(const gc_table *t, const ouro_object *obj)
+{
+    uint32_t k = atomic_load_explicit(&((ouro_object *)obj)->ob_gc,
+                                      memory_order_relaxed) >>
+                 OURO__GC_NODE_SHIFT;
+    if (k && k <= t->n && t->nodes[k - 1].obj == obj)
+        return (int64_t)k - 1;
+    return t->n >= OURO__GC_NODE_MAX ? gc_table_find(t, obj) : -1;
+}
+
 
 #endif /* OURO_GC_TABLE_H */

@@ -171,7 +171,7 @@ void ouro__defer_free(void *block)
 static void wait_for(ouro_thread *t, uint64_t goal)
 {
     for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
-        ouro__gp_quiescent(t->gp);
+        ouro__quiescent(t);
         if (spins < 64) {
             sched_yield();
         } else {
@@ -199,7 +199,7 @@ void ouro__flush_all(ouro_thread *t)
         ouro__gp_online(t->gp);
     }
     while (has_work(t)) {
-        ouro__gp_quiescent(t->gp);
+        ouro__quiescent(t);
         if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
             ouro__process_merge_queue(t);
         ouro__decbuf_seal(t);
@@ -214,7 +214,7 @@ void ouro__flush_all(ouro_thread *t)
         if (t->in_free_work)
             break;   /* called from a finalizer: the outer slice goes on */
         while (ouro__free_slice(t, ouro__rt.free_slice))
-            ouro__gp_quiescent(t->gp);
+            ouro__quiescent(t);
     }
     if (depth) {
         ouro__gp_offline(t->gp);

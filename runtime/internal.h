@@ -61,23 +61,33 @@ enum {
     OURO__GC_INTERNED = 1u << 2,    /* str in the intern table */
     OURO__GC_DEAD = 1u << 3,        /* count reached zero, on a dead list */
     OURO__GC_BUFFERED = 1u << 4,    /* in the candidate set */
-    OURO__GC_TAKEN = 1u << 5,       /* taken from the set, no hold yet */
     OURO__GC_HELD = 1u << 6,        /* the collector holds a reference */
     OURO__GC_IN_GC = 1u << 7,       /* member of the set being validated */
     OURO__GC_TOUCHED = 1u << 8,     /* incremented while IN_GC */
     OURO__GC_DIRTY = 1u << 9,       /* its references changed while IN_GC */
 };
 
-/* Set in ob_tid while the object is IN_GC, so that the owner's inline
- * increment misses and takes the path that sets TOUCHED.  Thread ids stay
- * below it. */
+/* Bits 10..31 of ob_gc: while the collector holds an object, its index in
+ * the collector's side table plus one (0: none); collector/table.c. */
+#define OURO__GC_NODE_SHIFT 10
+#define OURO__GC_NODE_MAX ((1u << (32 - OURO__GC_NODE_SHIFT)) - 1)
+#define OURO__GC_FLAGS_MASK ((1u << OURO__GC_NODE_SHIFT) - 1)
+
+/* While a collection runs, every online thread sets this bit in its own
+ * fast-path id (ouro__tls.tid), so that its inline increments miss and take
+ * the path that sets TOUCHED on IN_GC objects.  Thread ids stay below it. */
 #define OURO__TID_GC_BIT 0x80000000u
 
-/* The owner's id (0 if none), without the collector's bit. */
+/* Nonzero while a collection runs (collector/collect.c); written with
+ * release before the collector's first handshake, read at quiescent
+ * points. */
+extern _Atomic int ouro__gc_active;
+
+/* The owner's id (0 if none). */
 static inline uint32_t ouro__owner_of(const ouro_object *o)
 {
     return atomic_load_explicit(&((ouro_object *)o)->ob_tid,
-                                memory_order_relaxed) & ~OURO__TID_GC_BIT;
+                                memory_order_relaxed);
 }
 
 #endif /* OURO_INTERNAL_H */

@@ -51,8 +51,8 @@ void ouro__incref_shared(ouro_object *o)
     if (ouro__is_immortal(o))
         return;
     uint32_t tid = atomic_load_explicit(&o->ob_tid, memory_order_relaxed);
-    if ((tid & ~OURO__TID_GC_BIT) == ouro__tls.tid) {
-        /* The owner, diverted from the inline path by the collector's bit. */
+    if (tid == (ouro__tls.tid & ~OURO__TID_GC_BIT)) {
+        /* The owner, diverted from the inline path during a collection. */
         uint32_t local = atomic_load_explicit(&o->ob_ref_local,
                                               memory_order_relaxed);
         atomic_store_explicit(&o->ob_ref_local, local + 1,
@@ -98,9 +98,9 @@ bool ouro__try_incref_shared(ouro_object *o)
 static void object_died(ouro_thread *t, ouro_object *o)
 {
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-    if (OURO_UNLIKELY(gc & (OURO__GC_BUFFERED | OURO__GC_TAKEN))) {
-        if ((gc & OURO__GC_TAKEN) || !ouro__cand_remove(o))
-            return;   /* the collector's */
+    if (OURO_UNLIKELY(gc & OURO__GC_BUFFERED)) {
+        if (!ouro__cand_remove(o))
+            return;   /* taken by the collector: its to free */
         atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                   memory_order_relaxed);
     }
@@ -209,8 +209,7 @@ static void queue_merge(ouro_thread *t, ouro_object *o)
 {
     /* acquire: pairs with the release store of ob_tid in merge_into_shared;
      * 0 means the state is MERGED. */
-    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire) &
-                     ~OURO__TID_GC_BIT;
+    uint32_t owner = atomic_load_explicit(&o->ob_tid, memory_order_acquire);
     OURO__COUNT(t, queued_merges, 1);
     if (owner == 0) {
         decref_shared(t, o);

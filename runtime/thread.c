@@ -27,6 +27,7 @@
 #include <string.h>
 
 _Thread_local struct ouro__tls ouro__tls = {.tid = OURO__TID_NONE};
+_Atomic int ouro__gc_active;
 __thread ouro_thread *ouro__self;
 
 pthread_mutex_t ouro__registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -179,6 +180,7 @@ int ouro__thread_attach(bool internal)
     ouro__tls.tid = t->tid;
     pthread_setspecific(exit_key, t);
     ouro__gp_online(t->gp);
+    ouro__quiescent(t);
     return OURO_OK;
 }
 
@@ -256,7 +258,7 @@ void ouro_safepoint(void)
     ouro_thread *t = ouro__self_or_die("ouro_safepoint");
     bool online = t->blocking_depth == 0;
     if (OURO_LIKELY(online))
-        ouro__gp_quiescent(t->gp);
+        ouro__quiescent(t);
     if (!safepoint_has_work(t, online))
         return;
     /* The slow part is a mutator pause: time it (collector/pause.h). */
@@ -289,8 +291,10 @@ void ouro_blocking_end(void)
     ouro_thread *t = ouro__self_or_die("ouro_blocking_end");
     if (t->blocking_depth == 0)
         ouro__fatal("ouro_blocking_end without a matching ouro_blocking_begin");
-    if (--t->blocking_depth == 0)
+    if (--t->blocking_depth == 0) {
         ouro__gp_online(t->gp);
+        ouro__quiescent(t);
+    }
 }
 
 void ouro_flush(void)

@@ -75,6 +75,17 @@ static inline ouro_thread *ouro__self_or_die(const char *api)
     return t;
 }
 
+/* A quiescent point of thread t, which must be online: announce it, then
+ * divert t's inline increments while a collection runs (the order matters:
+ * the acquire in ouro__gp_quiescent makes the collector's flag visible). */
+static inline void ouro__quiescent(ouro_thread *t)
+{
+    ouro__gp_quiescent(t->gp);
+    uint32_t bit = atomic_load_explicit(&ouro__gc_active, memory_order_relaxed)
+                       ? OURO__TID_GC_BIT : 0;
+    ouro__tls.tid = t->tid | bit;
+}
+
 /* Add to one of the calling thread's counters. */
 #define OURO__COUNT(t, field, n)                                              \
     atomic_store_explicit(&(t)->c.field,                                      \
