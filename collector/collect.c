@@ -392,8 +392,14 @@ static void release_rest(gc_ctx *c)
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
         clear_marks(o);
-        if (c->oom && node->candidate)
-            ouro__maybe_buffer(o);   /* not examined properly: next time */
+        /* A candidate found live whose count moved since trial deletion
+         * read it may have met a decrement that saw it still BUFFERED
+         * (just before our hold) and so did not buffer it: buffer it now
+         * (docs/collector.md, completeness step 2).  Same if we ran out of
+         * memory before examining it properly. */
+        if (node->candidate &&
+            (c->oom || ouro__raw_refcnt(o) - 1 != node->count))
+            ouro__maybe_buffer(o);
         ouro_decref(o);               /* the hold, deferred as any other */
     }
 }
