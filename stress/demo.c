@@ -62,6 +62,14 @@ static void counts_like_python(void)
            k1 == k2 ? "yes" : "no");
     ouro_decref(k1);
     ouro_decref(k2);
+
+    ouro_object *superheroes = ouro_list_new(0), *sidekicks = ouro_list_new(0);
+    ouro_list_append(superheroes, sidekicks);
+    ouro_list_append(sidekicks, superheroes);
+    ouro_decref(superheroes);
+    ouro_decref(sidekicks);
+    show("superheroes <-> sidekicks; del both; gc.collect()", "found",
+         ouro_gc_collect());
 }
 
 /* ---- part 2: threads sharing objects --------------------------------- */
@@ -127,6 +135,7 @@ static void threads_sharing(void)
     ouro_decref(config);
     ouro_decref(mailbox);
     ouro_flush();
+    ouro_gc_collect();   /* an automatic collection may still hold some */
     ouro_get_stats(&st);
     printf("  after releasing everything: %llu live objects, %llu freed so far\n",
            (unsigned long long)st.live_objects, (unsigned long long)st.freed);
@@ -140,7 +149,9 @@ static void row(const char *what, double ns)
 
 static void timing(void)
 {
-    printf("\n3. Timing (this machine, this run)\n");
+    printf("\n3. Timing (this machine, this run; automatic collection paused)\n");
+    ouro_gc_collect();
+    ouro_gc_disable();
     const long n = 2000000;
     ouro_object *o = ouro_list_new(0);
     double t0 = now_ns();
@@ -194,7 +205,7 @@ static void timing(void)
     ouro_flush();
     row("allocate + free an int (after grace period)", (now_ns() - t0) / n);
 
-    ouro_type node;
+    static ouro_type node;   /* a type must outlive its objects */
     ouro_record_type_init(&node, "Node", 1, NULL);
     ouro_object *head = NULL;
     const long chain = 1000000;
@@ -218,6 +229,7 @@ static void timing(void)
     ouro_decref(d);
     ouro_decref(o);
     ouro_flush();
+    ouro_gc_enable();
 }
 
 int main(int argc, char **argv)
@@ -237,9 +249,14 @@ int main(int argc, char **argv)
     counts_like_python();
     threads_sharing();
     timing();
+    ouro_gc_collect();   /* let the collector finish and release its holds */
+    ouro_gc_stats gs;
+    ouro_gc_get_stats(&gs);
+    printf("\nCycle collector: %llu collections, %llu objects in cycles freed\n",
+           (unsigned long long)gs.collections, (unsigned long long)gs.collected);
     ouro_stats st;
     ouro_get_stats(&st);
-    printf("\nAt exit: %llu objects allocated, %llu freed, %llu live, "
+    printf("At exit: %llu objects allocated, %llu freed, %llu live, "
            "%llu grace periods\n",
            (unsigned long long)st.allocated, (unsigned long long)st.freed,
            (unsigned long long)st.live_objects,

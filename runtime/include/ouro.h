@@ -93,6 +93,10 @@ enum {
     OURO_TYPE_GC = 1u << 0,
 };
 
+/* A type must outlive every object of that type: objects may be freed
+ * later than their last ouro_decref (after a grace period, or when the
+ * collector releases them), so give types static storage or free them
+ * after ouro_shutdown. */
 struct ouro_type {
     const char *name;       /* shown by ouro_type_name() and in errors */
     size_t size;            /* bytes per instance, header included */
