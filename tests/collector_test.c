@@ -432,6 +432,42 @@ static void moving_cycle_is_never_freed_while_reachable(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
+/* Collections that find no garbage raise the threshold (up to 64x);
+ * ones that find mostly garbage bring it back down. */
+static void threshold_adapts_to_effectiveness(void **state)
+{
+    ouro_gc_set_threshold(10);
+    ouro_object *keep = ouro_list_new(0);
+    ouro_gc_stats st;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 20; i++) {   /* live candidates: no garbage */
+            ouro_object *l = ouro_list_new(0);
+            ouro_incref(l);
+            ouro_list_append(keep, l);
+            ouro_decref(l);
+            ouro_decref(l);
+        }
+        ouro_flush();
+        ouro_gc_collect();
+    }
+    ouro_gc_get_stats(&st);
+    assert_true(st.threshold >= 80);          /* doubled each time */
+    assert_true(st.threshold <= 10 * 64);
+    ouro_decref(keep);
+    ouro_flush();
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < 200; i++) {      /* nothing but garbage */
+            ouro_object *l = ouro_list_new(0);
+            ouro_list_append(l, l);
+            ouro_decref(l);
+        }
+        ouro_flush();
+        ouro_gc_collect();
+    }
+    ouro_gc_get_stats(&st);
+    assert_int_equal(st.threshold, 10);       /* back to the base */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +486,7 @@ int main(void)
         TEST(cycles_of_exited_threads_are_collected),
         TEST(blocked_thread_does_not_delay_collection),
         TEST(moving_cycle_is_never_freed_while_reachable),
+        TEST(threshold_adapts_to_effectiveness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
