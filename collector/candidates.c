@@ -52,6 +52,7 @@ void ouro__cand_fini(void)
     for (int i = 0; i < SHARDS; i++) {
         ouro__mem_free(shards[i].slots);
         shards[i].slots = NULL;
+        shards[i].cap = shards[i].used = shards[i].live = 0;
         pthread_mutex_destroy(&shards[i].lock);
     }
 }
@@ -201,12 +202,19 @@ void ouro__cand_forget(ouro_object *o)
                               memory_order_relaxed);
 }
 
-void ouro__free_zombie(ouro_thread *t, ouro_object *o)
+void ouro__zombie_claim(ouro_thread *t, ouro_object *o)
 {
+    /* acq_rel: the second claimer frees, and must see everything the first
+     * did to the object; the first never touches it again. */
+    uint32_t old = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_ZCLAIM,
+                                            memory_order_acq_rel);
+    if (!(old & OURO__GC_ZCLAIM))
+        return;   /* the other party will free it */
     /* BUFFERED stayed set since the take, so nobody put it back in the
-     * set: clearing the flag is all that is left of its candidacy. */
-    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
-                              memory_order_relaxed);
+     * set: clearing the flags is all that is left of its candidacy. */
+    atomic_fetch_and_explicit(
+        &o->ob_gc, ~(uint32_t)(OURO__GC_BUFFERED | OURO__GC_ZCLAIM),
+        memory_order_relaxed);
     ouro__push_dead(t, o);
 }
 

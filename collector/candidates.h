@@ -9,7 +9,10 @@
  * collector owns its death (a "zombie", see docs/collector.md).
  *
  * 64 shards keyed by address, each an open-addressing table under its own
- * mutex; the BUFFERED flag changes only under the shard's lock.
+ * mutex.  BUFFERED is set under the shard's lock, together with the
+ * insertion; it is cleared by whoever ends the object's candidacy: the
+ * thread that removes it at its death, the collector when it holds it, or
+ * the winner of the zombie claim.
  */
 #ifndef OURO_CANDIDATES_H
 #define OURO_CANDIDATES_H
@@ -32,9 +35,10 @@ int ouro__cand_take_all(ouro_object ***out, size_t *n);
  * of the set (it must be there). */
 void ouro__cand_forget(ouro_object *o);
 
-/* Free a taken candidate whose death was decided while it was out of the
- * set (the dying thread failed to remove it and left it to us). */
-void ouro__free_zombie(ouro_thread *t, ouro_object *o);
+/* A taken candidate died: the dying thread (its removal failed) and the
+ * collector (its try-increment failed) both call this, in either order;
+ * the second one frees the object, the first never touches it again. */
+void ouro__zombie_claim(ouro_thread *t, ouro_object *o);
 
 /* Candidates added since the last take (approximate, for the trigger). */
 uint64_t ouro__cand_count(void);

@@ -28,6 +28,7 @@
  */
 #include "candidates.h"
 #include "dealloc.h"
+#include "decref_buffer.h"
 #include "gc.h"
 #include "refcount.h"
 #include "table.h"
@@ -119,7 +120,7 @@ static void mark_node(ouro_object *o, int64_t index, bool candidate)
 static bool hold_candidate(gc_ctx *c, ouro_object *o)
 {
     if (!ouro__try_incref_shared(o)) {
-        ouro__free_zombie(c->self, o);
+        ouro__zombie_claim(c->self, o);
         c->run->zombies++;
         return false;
     }
@@ -227,6 +228,7 @@ static void blacken_recorded(gc_ctx *c)
         for (size_t i = 0; i < t->n; i++)
             t->nodes[i].color = GC_BLACK;
         c->sp = 0;
+        c->oom = true;
         ouro__mem_free(start);
         ouro__mem_free(by_src);
         return;
@@ -252,9 +254,11 @@ static void blacken_recorded(gc_ctx *c)
             }
         }
     }
-    if (!fill)
+    if (!fill) {
         for (size_t i = 0; i < t->n; i++)
             t->nodes[i].color = GC_BLACK;
+        c->oom = true;
+    }
     ouro__mem_free(start);
     ouro__mem_free(by_src);
 }
@@ -294,18 +298,34 @@ static bool miscounted(gc_ctx *c, gc_node *n)
 }
 
 /* Steps 4-8 of docs/collector.md on the current white set; returns the
- * size of the validated garbage set. */
-static size_t validate(gc_ctx *c)
+ * size of the validated garbage set.  `again` is the re-validation after
+ * finalizers ran on this thread (step 9). */
+static size_t validate(gc_ctx *c, bool again)
 {
     gc_table *t = &c->tab;
     size_t before = count_white(c);
     if (!before)
         return 0;
-    /* Marked IN_GC since they were held (trial deletion); TOUCHED and
-     * DIRTY have accumulated since then, which only adds black roots. */
-    for (size_t i = 0; i < t->n; i++)
+    /* First round: marked IN_GC since they were held (trial deletion);
+     * TOUCHED and DIRTY have accumulated since then, which only adds black
+     * roots.  Again: what the finalizers did is in the counts read after
+     * W1 (a resurrection is a new counted reference), so their flags are
+     * cleared, and their decrements are applied after W1 (a grace period),
+     * so that a finalizer that merely changes its own fields does not keep
+     * the garbage alive. */
+    for (size_t i = 0; i < t->n; i++) {
         t->nodes[i].in_edges = 0;
+        if (again && t->nodes[i].color == GC_WHITE)
+            atomic_fetch_and_explicit(
+                &t->nodes[i].obj->ob_gc,
+                ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
+                memory_order_relaxed);
+    }
+    if (again)
+        ouro__decbuf_seal(c->self);
     handshake(c->self);                                           /* W1 */
+    if (again)
+        ouro__decbuf_apply_ready(c->self);
     t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
         ouro_object *o = t->nodes[i].obj;
@@ -322,6 +342,12 @@ static size_t validate(gc_ctx *c)
     blacken_if(c, miscounted);                                    /* S' */
     handshake(c->self);                                           /* W2 */
     blacken_if(c, flagged);                                       /* S'' */
+    if (c->oom) {   /* could not spread black: nothing is proven garbage */
+        for (size_t i = 0; i < t->n; i++)
+            if (t->nodes[i].color == GC_WHITE)
+                t->nodes[i].color = GC_BLACK;
+        return 0;
+    }
     size_t after = count_white(c);
     c->run->aborted += before - after;
     return after;
@@ -392,15 +418,18 @@ static void release_rest(gc_ctx *c)
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
         clear_marks(o);
-        /* A candidate found live whose count moved since trial deletion
-         * read it may have met a decrement that saw it still BUFFERED
-         * (just before our hold) and so did not buffer it: buffer it now
-         * (docs/collector.md, completeness step 2).  Same if we ran out of
-         * memory before examining it properly. */
-        if (node->candidate &&
-            (c->oom || ouro__raw_refcnt(o) - 1 != node->count))
+        /* Buffer again, so that a later collection looks at it:
+         *  - a candidate whose count moved since trial deletion read it (a
+         *    decrement may have seen it still BUFFERED just before our
+         *    hold and so not buffered it: completeness step 2);
+         *  - anything validated as garbage and then kept (after finalizers
+         *    ran), since nothing else may ever decrement it again;
+         *  - candidates, if we ran out of memory. */
+        if ((node->candidate &&
+             (c->oom || ouro__raw_refcnt(o) - 1 != node->count)) ||
+            node->was_white)
             ouro__maybe_buffer(o);
-        ouro_decref(o);               /* the hold, deferred as any other */
+        ouro__release_hold(c->self, o);
     }
 }
 
@@ -474,7 +503,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro__maybe_buffer(o);
-            ouro_decref(o);
+            ouro__release_hold(c.self, o);
             continue;
         }
         mark_node(o, j, true);
@@ -490,11 +519,13 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 
     size_t garbage = 0;
     if (!c.oom) {
-        garbage = validate(&c);
+        garbage = validate(&c, false);
         t = phase_end(run, OURO_GC_PHASE_VALIDATE, t);
         run->unreachable += garbage;
-        if (garbage && run_finalizers(&c))
-            garbage = validate(&c);   /* what finalizers resurrected lives */
+        for (size_t i = 0; i < c.tab.n; i++)
+            c.tab.nodes[i].was_white = c.tab.nodes[i].color == GC_WHITE;
+        if (garbage && !c.oom && run_finalizers(&c))
+            garbage = validate(&c, true);   /* resurrected ones live */
         t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
         if (!c.oom)
             free_garbage(&c);

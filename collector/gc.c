@@ -237,9 +237,9 @@ void ouro__gc_stop(void)
         if (ouro__try_incref_shared(o)) {
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
-            ouro_decref(o);
+            ouro__release_hold(self, o);
         } else {
-            ouro__free_zombie(self, o);
+            ouro__zombie_claim(self, o);
         }
     }
     ouro__mem_free(cands);

@@ -17,6 +17,7 @@ typedef struct gc_node {
     int64_t in_edges;    /* references from examined objects */
     uint32_t color;
     bool candidate;      /* taken from the candidate set */
+    bool was_white;      /* garbage after the first validation */
 } gc_node;
 
 typedef struct gc_edge {

@@ -60,7 +60,8 @@ enum {
     OURO__GC_STATIC = 1u << 1,      /* statically allocated, never freed */
     OURO__GC_INTERNED = 1u << 2,    /* str in the intern table */
     OURO__GC_DEAD = 1u << 3,        /* count reached zero, on a dead list */
-    OURO__GC_BUFFERED = 1u << 4,    /* in the candidate set */
+    OURO__GC_BUFFERED = 1u << 4,    /* a cycle candidate (candidates.h) */
+    OURO__GC_ZCLAIM = 1u << 5,      /* zombie hand-over claim (candidates.c) */
     OURO__GC_HELD = 1u << 6,        /* the collector holds a reference */
     OURO__GC_IN_GC = 1u << 7,       /* member of the set being validated */
     OURO__GC_TOUCHED = 1u << 8,     /* incremented while IN_GC */

@@ -20,6 +20,7 @@
 #include "refcount.h"
 
 #include "candidates.h"
+#include "gc.h"
 #include "dealloc.h"
 
 #include <inttypes.h>
@@ -99,8 +100,12 @@ static void object_died(ouro_thread *t, ouro_object *o)
 {
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
     if (OURO_UNLIKELY(gc & OURO__GC_BUFFERED)) {
-        if (!ouro__cand_remove(o))
-            return;   /* taken by the collector: its to free */
+        /* Taken by the collector, which will also find the death: one of
+         * the two frees it (ouro__zombie_claim). */
+        if (!ouro__cand_remove(o)) {
+            ouro__zombie_claim(t, o);
+            return;
+        }
         atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                   memory_order_relaxed);
     }
@@ -129,7 +134,9 @@ static void merge_into_shared(ouro_thread *t, ouro_object *o, int64_t local)
     } while (!atomic_compare_exchange_weak_explicit(
         &o->ob_ref_shared, &old, ouro__shared_make(total, OURO__SHARED_MERGED),
         memory_order_acq_rel, memory_order_relaxed));
-    atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+    /* release: a reader of the count (ouro__raw_refcnt, acquire) that sees
+     * local 0 also sees the MERGED total, never neither half. */
+    atomic_store_explicit(&o->ob_ref_local, 0, memory_order_release);
     /* release: pairs with the acquire load in queue_merge; a thread that
      * reads ob_tid == 0 also sees the MERGED state. */
     atomic_store_explicit(&o->ob_tid, 0, memory_order_release);
@@ -150,11 +157,19 @@ static void queue_merge(ouro_thread *t, ouro_object *o);
  * decrement that will probably leave the count positive first makes the
  * object a cycle candidate: this thread still holds the reference it is
  * releasing, so the object cannot die under the buffering. */
+static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer);
+
 static void decref_shared(ouro_thread *t, ouro_object *o)
 {
+    decref_shared_as(t, o, true);
+}
+
+static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
+{
     int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
-    if ((int64_t)ouro__shared_count(old) +
-            atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed) > 1)
+    if (buffer && (int64_t)ouro__shared_count(old) +
+                          atomic_load_explicit(&o->ob_ref_local,
+                                               memory_order_relaxed) > 1)
         ouro__maybe_buffer(o);
     int32_t new;
     bool dead, queue;
@@ -246,6 +261,27 @@ void ouro__apply_decref(ouro_thread *t, ouro_object *o)
     decref_shared(t, o);
 }
 
+void ouro__release_hold(ouro_thread *t, ouro_object *o)
+{
+    /* Applied at once: a hold was never stored where another thread could
+     * load it, so no grace period is needed (docs/grace-periods.md, G3);
+     * and it does not make the object a candidate. */
+    uint32_t local = atomic_load_explicit(&o->ob_ref_local,
+                                          memory_order_relaxed);
+    if (local == OURO__IMMORTAL_LOCAL)
+        return;
+    if (ouro__owner_of(o) == t->tid && local > 1) {
+        atomic_store_explicit(&o->ob_ref_local, local - 1,
+                              memory_order_relaxed);
+        return;
+    }
+    if (ouro__owner_of(o) == t->tid) {
+        ouro__apply_decref(t, o);   /* the owner's last local reference */
+        return;
+    }
+    decref_shared_as(t, o, false);
+}
+
 void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n)
 {
     while (n--)
@@ -301,7 +337,10 @@ void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
 int64_t ouro__raw_refcnt(const ouro_object *obj)
 {
     ouro_object *o = (ouro_object *)obj;
-    uint32_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_relaxed);
+    /* acquire: pairs with the release store of 0 in merge_into_shared, so
+     * that a merge in progress is never read as local 0 + old shared (the
+     * collector's validation relies on reads never undercounting). */
+    uint32_t local = atomic_load_explicit(&o->ob_ref_local, memory_order_acquire);
     if (local == OURO__IMMORTAL_LOCAL)
         return OURO_IMMORTAL_REFCNT;
     int32_t shared = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);

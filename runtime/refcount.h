@@ -84,6 +84,10 @@ static inline void ouro__apply_decref_run(ouro_thread *t, ouro_object *o,
     ouro__apply_decref_n(t, o, n);
 }
 
+/* Drop a reference the collector took (a hold), at once and without
+ * making the object a candidate. */
+void ouro__release_hold(ouro_thread *t, ouro_object *o);
+
 /* Merge requests that other threads queued for t. */
 void ouro__process_merge_queue(ouro_thread *t);
 

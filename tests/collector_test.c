@@ -468,6 +468,64 @@ static void threshold_adapts_to_effectiveness(void **state)
     assert_int_equal(st.threshold, 10);       /* back to the base */
 }
 
+/* Releasing the collector's holds must not make everything it examined a
+ * candidate again: on a live heap, collections go idle.  (Found by review:
+ * every examined object was buffered again and collections never
+ * stopped.) */
+static void collections_go_idle_on_a_live_heap(void **state)
+{
+    ouro_object *root = ouro_list_new(0);
+    for (int i = 0; i < 1000; i++) {
+        ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+        ouro_record_set(a, 0, b);
+        ouro_record_set(b, 0, a);
+        ouro_list_append(root, a);
+        ouro_decref(a);
+        ouro_decref(b);
+    }
+    ouro_flush();
+    assert_true(ouro_gc_get_count() >= 1000);
+    assert_int_equal(ouro_gc_collect(), 0);
+    ouro_flush();
+    assert_int_equal(ouro_gc_get_count(), 0);
+    ouro_gc_stats before, after;
+    ouro_gc_get_stats(&before);
+    assert_int_equal(ouro_gc_collect(), 0);
+    ouro_gc_get_stats(&after);
+    assert_int_equal(after.candidates, before.candidates);   /* none */
+    assert_int_equal(after.examined, before.examined);
+    ouro_decref(root);
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2000);   /* now they are garbage */
+}
+
+/* A finalizer that only writes into its own object (self.closed = ...)
+ * does not keep its cycle alive.  (Found by review: the write set DIRTY
+ * and the cycle survived every re-validation.) */
+static ouro_type closer_type;
+static void close_self(ouro_object *self)
+{
+    finalized++;
+    ouro_object *s = ouro_str_from("closed");
+    ouro_record_set(self, 1, s);
+    ouro_decref(s);
+}
+
+static void finalizer_writing_its_own_fields_is_collected(void **state)
+{
+    ouro_record_type_init(&closer_type, "Closer", 2, close_self);
+    ouro_object *a = ouro_record_new(&closer_type), *b = ouro_record_new(&closer_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+    uint64_t before = freed_count();
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_int_equal(finalized, 2);
+    ouro_flush();
+    assert_true(freed_count() >= before + 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +545,8 @@ int main(void)
         TEST(blocked_thread_does_not_delay_collection),
         TEST(moving_cycle_is_never_freed_while_reachable),
         TEST(threshold_adapts_to_effectiveness),
+        TEST(collections_go_idle_on_a_live_heap),
+        TEST(finalizer_writing_its_own_fields_is_collected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,11 +155,10 @@ inline leave_goals(t)
  * threads online now.  Runs inside the caller's atomic step.            */
 inline record(t, o)
 {
-    gi = t * NPT;
+    gi = t * NPT;               /* append at the tail of t's queue */
     do
     :: gi < (t + 1) * NPT && pend_obj[gi] != NIL -> gi++
-    :: gi < (t + 1) * NPT && pend_obj[gi] == NIL -> break
-    :: gi == (t + 1) * NPT -> break
+    :: else -> break
     od;
     assert(gi < (t + 1) * NPT);     /* NPT large enough */
     pend_obj[gi] = o;
@@ -293,37 +292,34 @@ inline apply_decref(o)
     fi
 }
 
-/* Thread t applies one of its ready batches' entries (goal reached). */
+/* Thread t applies the oldest of its pending decrements once its goal is
+ * reached (FIFO, as ouro__decbuf_apply_ready does with batches).  The
+ * queue t*NPT .. t*NPT+NPT-1 is kept compact (no holes), so a thread's
+ * pending decrements have one representation.                           */
 inline apply_one_ready(t)
 {
     d_step {
+        ga = pend_obj[t * NPT];
         gj = t * NPT;
         do
-        :: gj < (t + 1) * NPT &&
-           (pend_obj[gj] == NIL || pend_wait[gj] != 0) -> gj++
-        :: gj < (t + 1) * NPT &&
-           pend_obj[gj] != NIL && pend_wait[gj] == 0 -> break
-        :: gj == (t + 1) * NPT -> break
+        :: gj < (t + 1) * NPT - 1 ->
+            pend_obj[gj] = pend_obj[gj + 1];
+            pend_wait[gj] = pend_wait[gj + 1];
+            gj++
+        :: else -> break
         od;
-        if
-        :: gj < (t + 1) * NPT ->
-            ga = pend_obj[gj];
-            pend_obj[gj] = NIL;
-            pend_wait[gj] = 0;
-            gj = 0;
-            apply_decref(ga);
-            ga = 0
-        :: else -> gj = 0
-        fi
+        pend_obj[gj] = NIL;
+        pend_wait[gj] = 0;
+        gj = 0;
+        apply_decref(ga);
+        ga = 0
     }
 }
 
-#define READY(i)  (pend_obj[i] != NIL && pend_wait[i] == 0)
-#define HAS_READY(t) \
-    (READY((t)*NPT) || READY((t)*NPT+1) || READY((t)*NPT+2) || READY((t)*NPT+3))
-#define HAS_PENDING(t) \
-    (pend_obj[(t)*NPT] != NIL || pend_obj[(t)*NPT+1] != NIL || \
-     pend_obj[(t)*NPT+2] != NIL || pend_obj[(t)*NPT+3] != NIL)
+/* Goals only lose threads, so an older entry's goal is a subset of a
+ * newer one's: the head is always the first to be ready.               */
+#define HAS_READY(t)   (pend_obj[(t)*NPT] != NIL && pend_wait[(t)*NPT] == 0)
+#define HAS_PENDING(t) (pend_obj[(t)*NPT] != NIL)
 
 /* Pick a pointer thread `me` can dereference: the root, an object it holds
  * a counted reference to, or its borrowed pointer.                       */
