@@ -33,8 +33,6 @@
 #include "refcount.h"
 #include "table.h"
 
-#include <sched.h>
-#include <time.h>
 
 #define QUIESCE_EVERY 1024
 
@@ -71,20 +69,11 @@ static void push(gc_ctx *c, uint32_t i)
     c->stack[c->sp++] = i;
 }
 
-/* Wait for a grace period the collector started: every attached thread
- * acknowledges at its next safepoint; this thread stays quiescent. */
+/* A handshake: a grace period the collector starts; every attached thread
+ * acknowledges at its next safepoint, this thread stays quiescent. */
 static void handshake(ouro_thread *self)
 {
-    uint64_t goal = ouro__gp_advance();
-    for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
-        ouro__quiescent(self);
-        if (spins < 64) {
-            sched_yield();
-        } else {
-            struct timespec ts = {0, spins < 1024 ? 20000 : 200000};
-            nanosleep(&ts, NULL);
-        }
-    }
+    ouro__wait_grace_period(self, ouro__gp_advance());
 }
 
 static void clear_marks(ouro_object *o)

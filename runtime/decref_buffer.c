@@ -168,7 +168,7 @@ void ouro__defer_free(void *block)
     *ouro__tls.dec_pos++ = (ouro_object *)((uintptr_t)block | RAW_TAG);
 }
 
-static void wait_for(ouro_thread *t, uint64_t goal)
+void ouro__wait_grace_period(ouro_thread *t, uint64_t goal)
 {
     for (unsigned spins = 0; !ouro__gp_poll(goal); spins++) {
         ouro__quiescent(t);
@@ -204,12 +204,12 @@ void ouro__flush_all(ouro_thread *t)
             ouro__process_merge_queue(t);
         ouro__decbuf_seal(t);
         if (t->pending_tail) {
-            wait_for(t, t->pending_tail->goal);
+            ouro__wait_grace_period(t, t->pending_tail->goal);
             ouro__decbuf_apply_ready(t);
         }
         uint64_t orphan_goal = ouro__orphan_max_goal();
         if (orphan_goal)
-            wait_for(t, orphan_goal);
+            ouro__wait_grace_period(t, orphan_goal);
         ouro__orphan_adopt(t);
         if (t->in_free_work)
             break;   /* called from a finalizer: the outer slice goes on */

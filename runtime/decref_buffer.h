@@ -39,6 +39,10 @@ void ouro__defer_free(void *block);
  * pointers: this passes quiescent points. */
 void ouro__flush_all(ouro_thread *t);
 
+/* Wait, passing quiescent points, until grace period `goal` is over (t is
+ * online and holds no borrowed pointers). */
+void ouro__wait_grace_period(ouro_thread *t, uint64_t goal);
+
 /* Occurrences of o among t's unapplied decrements. */
 uint64_t ouro__decbuf_count(const ouro_thread *t, const ouro_object *o);
 

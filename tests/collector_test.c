@@ -43,6 +43,16 @@ static int setup(void **state)
 
 #define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, ouro_test_teardown)
 
+/* a.next = b; b.next = a; del a, b */
+static void make_garbage_pair(const ouro_type *t)
+{
+    ouro_object *a = ouro_record_new(t), *b = ouro_record_new(t);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+}
+
 static uint64_t freed_count(void)
 {
     ouro_stats st;
@@ -65,11 +75,7 @@ static void self_cycle_gives_one(void **state)
 /* a.next = b; b.next = a; del a, b */
 static void two_object_cycle_gives_two(void **state)
 {
-    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
-    ouro_record_set(a, 0, b);
-    ouro_record_set(b, 0, a);
-    ouro_decref(a);
-    ouro_decref(b);
+    make_garbage_pair(&node_type);
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
@@ -209,11 +215,7 @@ static void automatic_collection_at_threshold(void **state)
     ouro_gc_enable();
     assert_true(ouro_gc_isenabled());
     for (int i = 0; i < 300; i++) {
-        ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
-        ouro_record_set(a, 0, b);
-        ouro_record_set(b, 0, a);
-        ouro_decref(a);
-        ouro_decref(b);
+        make_garbage_pair(&node_type);
         ouro_safepoint();
     }
     ouro_flush();
@@ -325,13 +327,8 @@ static void *make_cycles_and_exit(void *arg)
 {
     (void)arg;
     ouro_thread_attach();
-    for (int i = 0; i < 10; i++) {
-        ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
-        ouro_record_set(a, 0, b);
-        ouro_record_set(b, 0, a);
-        ouro_decref(a);
-        ouro_decref(b);
-    }
+    for (int i = 0; i < 10; i++)
+        make_garbage_pair(&node_type);
     return NULL;   /* exits without detaching, decrements still pending */
 }
 
@@ -514,11 +511,7 @@ static void close_self(ouro_object *self)
 static void finalizer_writing_its_own_fields_is_collected(void **state)
 {
     ouro_record_type_init(&closer_type, "Closer", 2, close_self);
-    ouro_object *a = ouro_record_new(&closer_type), *b = ouro_record_new(&closer_type);
-    ouro_record_set(a, 0, b);
-    ouro_record_set(b, 0, a);
-    ouro_decref(a);
-    ouro_decref(b);
+    make_garbage_pair(&closer_type);
     uint64_t before = freed_count();
     assert_int_equal(ouro_gc_collect(), 2);
     assert_int_equal(finalized, 2);

@@ -321,28 +321,31 @@ inline apply_one_ready(t)
 #define HAS_READY(t)   (pend_obj[(t)*NPT] != NIL && pend_wait[(t)*NPT] == 0)
 #define HAS_PENDING(t) (pend_obj[(t)*NPT] != NIL)
 
-/* Pick a pointer thread `me` can dereference: the root, an object it holds
- * a counted reference to, or its borrowed pointer.                       */
-inline pick_reachable(me, p)
-{
-    if
-    :: p = ROOT
-    :: borrowed[me] != NIL -> p = borrowed[me]
-    :: held[me] & BIT(1) -> p = 1
-    :: held[me] & BIT(2) -> p = 2
-    :: held[me] & BIT(3) -> p = 3
-    fi
-}
+/* Pointers thread `me` can dereference: the root, objects it holds a
+ * counted reference to, its borrowed pointer.                           */
+#define CAN_USE(me, x) \
+    ((x) == ROOT || (held[me] & BIT(x)) || borrowed[me] == (x))
 
-/* An increment by a mutator: ouro_incref / ouro_xincref, in the order of
- * the owner's inline path (the most permissive one): observe ob_tid (bit
- * 31) / IN_GC, then increment, then (slow path) set TOUCHED.  A non-owner
- * increments first and then checks IN_GC; that order only adds TOUCHED
- * flags set spuriously after the mark, which can only make objects black. */
-inline incref(o, f)
+/* Pointers thread `me` has and may store or increment: counted or
+ * borrowed (never the root).                                            */
+#define HAS(me, x)  ((held[me] & BIT(x)) || borrowed[me] == (x))
+
+/* A load from x's slot gives `me` something new: a pointer it neither
+ * holds nor has borrowed.  (Loading what it already has, or NIL, adds no
+ * behaviour; leaving those loads out keeps the state space small.)      */
+#define LOADABLE(me, x) \
+    (CAN_USE(me, x) && slot[x] != NIL && !HAS(me, slot[x]))
+
+/* An increment by a mutator (ouro_incref / ouro_xincref), split the way
+ * the owner's inline path does it (the most permissive order): observe
+ * ob_tid bit 31 / IN_GC, increment, then (slow path) set TOUCHED.  A
+ * non-owner increments first and checks IN_GC after; that order only adds
+ * TOUCHED flags set spuriously after the mark, which only make objects
+ * black.  `extra` is a thread-local update done with the increment.      */
+inline incref(o, f, extra)
 {
     atomic { assert(!freed[o]); f = in_gc[o] }
-    atomic { assert(!freed[o]); rc[o]++ }
+    atomic { assert(!freed[o]); rc[o]++; extra }
 #ifndef BROKEN_NO_TOUCHED
     if
     :: f -> touched[o] = 1
@@ -356,6 +359,11 @@ inline incref(o, f)
 /* Mutators                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Each mutator performs at most BUDGET heap actions (LOAD, STORE, DROP);
+ * ACQUIRE (the increment after a load), safepoints and applying ready
+ * decrements are not counted, and it keeps doing those forever.  Every
+ * choice of the actions and every interleaving with the other mutator and
+ * the collector is explored.                                             */
 proctype mutator(byte me)
 {
     byte budget = BUDGET;
@@ -363,103 +371,105 @@ proctype mutator(byte me)
     bit f;
 
     do
-    /* LOAD: p = ouro_record_get's atomic load (acquire) of a slot of an
-     * object the thread can reach.  The result is a borrowed pointer,
-     * valid until the next quiescent point.  The model keeps one borrowed
-     * pointer per thread: a new load replaces it.                       */
-    :: budget > 0 ->
-        atomic {
-            budget--;
-            pick_reachable(me, p);
-            assert(!freed[p]);
-            borrowed[me] = slot[p];
-            p = NIL
-        }
-
-    /* ACQUIRE: increment the borrowed pointer (the incref half of
-     * ouro_record_get); it becomes a counted reference.                 */
-    :: budget > 0 && borrowed[me] != NIL &&
-       (held[me] & BIT(borrowed[me])) == 0 ->
-        atomic { budget--; p = borrowed[me] }
-        atomic { assert(!freed[p]); f = in_gc[p] }
-        atomic { assert(!freed[p]); rc[p]++; held[me] = held[me] | BIT(p) }
-#ifndef BROKEN_NO_TOUCHED
+    /* LOAD: the atomic load (acquire) of a slot of an object the thread
+     * can reach (ouro_record_get's first half).  The result is a borrowed
+     * pointer, valid until the thread's next quiescent point.  The model
+     * keeps one borrowed pointer per thread: a new load replaces it.     */
+    :: atomic {
         if
-        :: f -> touched[p] = 1
-        :: else
+        :: budget > 0 && LOADABLE(me, 0) -> p = 0
+        :: budget > 0 && LOADABLE(me, 1) -> p = 1
+        :: budget > 0 && LOADABLE(me, 2) -> p = 2
+        :: budget > 0 && LOADABLE(me, 3) -> p = 3
         fi;
-#endif
-        atomic { f = 0; p = NIL }
+        budget--;
+        assert(!freed[p]);
+        borrowed[me] = slot[p];
+        p = NIL
+       }
 
-    /* STORE (ouro_record_set): v is NIL or a pointer the thread has
-     * (counted or borrowed); p is an object it can reach.
+    /* ACQUIRE: increment the borrowed pointer (ouro_record_get's second
+     * half); it becomes a counted reference.                             */
+    :: atomic {
+        borrowed[me] != NIL && (held[me] & BIT(borrowed[me])) == 0 ->
+        p = borrowed[me]
+       }
+       incref(p, f, held[me] = held[me] | BIT(p));
+       p = NIL
+
+    /* STORE (ouro_record_set): v is NIL or a pointer the thread has;
+     * p is an object it can reach.
      *   1. increment v            (ouro_xincref(value))
-     *   2. old = exchange(slot)   (one atomic RMW)
+     *   2. old = exchange(slot)   (one atomic RMW, acq_rel)
      *   3. write barrier          (ouro__gc_written: IN_GC => DIRTY)
      *   4. record the decrement of old (G2: after the unlinking store). */
-    :: budget > 0 ->
-        atomic {
-            budget--;
-            pick_reachable(me, p);
-            if
-            :: v = NIL
-            :: borrowed[me] != NIL -> v = borrowed[me]
-            :: held[me] & BIT(1) -> v = 1
-            :: held[me] & BIT(2) -> v = 2
-            :: held[me] & BIT(3) -> v = 3
-            fi
-        }
+    :: atomic {
+        budget > 0 ->
+        budget--;
         if
-        :: v != NIL -> incref(v, f)
+        :: p = ROOT
+        :: held[me] & BIT(1) -> p = 1
+        :: held[me] & BIT(2) -> p = 2
+        :: held[me] & BIT(3) -> p = 3
+        :: borrowed[me] != NIL && (held[me] & BIT(borrowed[me])) == 0 ->
+            p = borrowed[me]
+        fi;
+        if
+        :: v = NIL
+        :: HAS(me, 1) -> v = 1
+        :: HAS(me, 2) -> v = 2
+        :: HAS(me, 3) -> v = 3
+        fi
+       }
+       if
+       :: v != NIL -> incref(v, f, skip)
+       :: else
+       fi;
+       atomic {
+        assert(!freed[p]);
+        old = slot[p];
+        slot[p] = v;
+        v = NIL
+       }
+#ifndef BROKEN_NO_DIRTY
+       atomic {
+        if
+        :: in_gc[p] -> dirty[p] = 1
+        :: else
+        fi
+       }
+#endif
+       atomic {
+        if
+        :: old != NIL -> record(me, old)
         :: else
         fi;
-        atomic {
-            assert(!freed[p]);
-            old = slot[p];
-            slot[p] = v;
-            v = NIL
-        }
-#ifndef BROKEN_NO_DIRTY
-        atomic {
-            if
-            :: in_gc[p] -> dirty[p] = 1
-            :: else
-            fi
-        }
-#endif
-        atomic {
-            if
-            :: old != NIL -> record(me, old)
-            :: else
-            fi;
-            old = NIL;
-            p = NIL
-        }
+        old = NIL;
+        p = NIL
+       }
 
     /* DROP: ouro_decref of a counted reference: record the decrement.   */
-    :: budget > 0 && held[me] != 0 ->
-        atomic {
-            budget--;
-            if
-            :: held[me] & BIT(1) -> p = 1
-            :: held[me] & BIT(2) -> p = 2
-            :: held[me] & BIT(3) -> p = 3
-            fi;
-            held[me] = held[me] & ~BIT(p);
-            record(me, p);
-            p = NIL
-        }
+    :: atomic {
+        if
+        :: budget > 0 && (held[me] & BIT(1)) -> p = 1
+        :: budget > 0 && (held[me] & BIT(2)) -> p = 2
+        :: budget > 0 && (held[me] & BIT(3)) -> p = 3
+        fi;
+        budget--;
+        held[me] = held[me] & ~BIT(p);
+        record(me, p);
+        p = NIL
+       }
 
-    /* SAFEPOINT: ouro_safepoint is a quiescent point.  The thread
-     * forgets its borrowed pointer (the user's contract), then
-     * ouro__gp_quiescent: it leaves every goal, including the
-     * collector's handshake.  (Handing over candidate buffers at W0 is
-     * not modelled; see the collector.)                                  */
+    /* SAFEPOINT: ouro_safepoint, a quiescent point.  The thread forgets
+     * its borrowed pointer (the user's contract), then ouro__gp_quiescent
+     * removes it from every goal, the collector's handshake included.
+     * (Handing over candidate buffers at W0 is not modelled.)            */
     :: d_step { borrowed[me] = NIL; leave_goals(me) }
 
-    /* APPLY: a pending decrement whose goal is reached is applied
+    /* APPLY: the oldest pending decrement, once its goal is reached
      * (ouro__decbuf_apply_ready, at safepoints and in decref_slow).
-     * Applying may free objects (count 0) and cascade.                  */
+     * Applying may free objects (count 0), which cascades.               */
     :: HAS_READY(me) -> apply_one_ready(me)
     od
 }
