@@ -136,8 +136,13 @@ void ouro__decbuf_apply_batch(ouro_thread *t, ouro_batch *b)
 
 void ouro__decbuf_apply_ready(ouro_thread *t)
 {
+    ouro__decbuf_apply_some(t, UINT32_MAX);
+}
+
+void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max)
+{
     ouro_batch *b;
-    while ((b = t->pending_head) && ouro__gp_poll(b->goal)) {
+    while (max-- && (b = t->pending_head) && ouro__gp_poll(b->goal)) {
         t->pending_head = b->next;
         if (!t->pending_head)
             t->pending_tail = NULL;
@@ -151,7 +156,7 @@ void ouro__decref_slow(ouro_object *o)
     ouro_thread *t = ouro__self_or_die("ouro_decref");
     uint64_t start = ouro__now_ns();   /* a full buffer is a pause too */
     ouro__decbuf_seal(t);
-    ouro__decbuf_apply_ready(t);
+    ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
     *ouro__tls.dec_pos++ = o;
     ouro__pause_record(t, ouro__now_ns() - start);
 }

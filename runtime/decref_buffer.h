@@ -23,8 +23,12 @@ static inline uint32_t ouro__decbuf_len(const ouro_thread *t)
 }
 
 void ouro__decbuf_seal(ouro_thread *t);
-/* Apply the pending batches whose grace period is over. */
+/* Apply the pending batches whose grace period is over: all of them, or at
+ * most `max` (safepoints and full buffers apply OURO__APPLY_PER_PAUSE, so
+ * that one pause stays bounded; the rest waits for the next). */
+#define OURO__APPLY_PER_PAUSE 2
 void ouro__decbuf_apply_ready(ouro_thread *t);
+void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max);
 
 /* Apply a sealed batch whose grace period is over, then recycle it. */
 void ouro__decbuf_apply_batch(ouro_thread *t, ouro_batch *b);

@@ -267,7 +267,7 @@ void ouro_safepoint(void)
         ouro__process_merge_queue(t);
     ouro__decbuf_seal(t);
     if (t->pending_head)
-        ouro__decbuf_apply_ready(t);
+        ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
     if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))
         ouro__orphan_adopt(t);
     /* Finalizers may read containers: never while offline. */

@@ -2,19 +2,18 @@
  * collector.pml - SPIN model of ouro's concurrent cycle collector.
  *
  * Specification: docs/collector.md (the protocol and its safety argument)
- * and docs/grace-periods.md (deferred decrements, grace periods).  What is
- * modelled, what is abstracted and why is stated next to each part below
- * and summarised in README.md.
+ * and docs/grace-periods.md (deferred decrements, grace periods).  Each
+ * part below names the real-code step it models; every abstraction is
+ * marked ABSTRACTION and argued where it is made.  README.md summarises.
  *
  * Checked property (safety), as assertions:
  *   - an object is freed (by reference counting or by the collector) only
- *     when it is unreachable: not the global root, not held (counted) or
- *     borrowed by any mutator, not reachable along slots from any of those,
- *     and not referenced from the slot of any object that stays alive;
+ *     when it is unreachable: not held (counted) or borrowed by a mutator,
+ *     not reachable along slots from those or from the global root, and not
+ *     referenced from a slot of any object that stays alive;
+ *   - no decrement of it is still pending when it is freed;
  *   - no freed object is ever used: loaded from, stored into, incremented,
- *     decremented, or read by the collector;
- *   - no deferred decrement is still pending on an object when it is freed
- *     (it would be applied to freed memory later).
+ *     decremented, or read by the collector.
  *
  * Switches (spin -DNAME ...):
  *   BROKEN_NO_VALIDATION  free S right after trial deletion: no mark, no
@@ -22,9 +21,12 @@
  *                         find an assertion violation.
  *   BROKEN_NO_DIRTY       the write barrier never sets DIRTY.
  *   BROKEN_NO_TOUCHED     increments never set TOUCHED.
- *   BROKEN_NO_W2          skip handshake W2 and the refine step.
- *   BROKEN_NO_REFINE      do W2 but not the refine step.
- *   BUDGET=n              heap actions per mutator (default 3).
+ *   BROKEN_NO_W2          no handshake W2 (refine right after pass 3).
+ *   BROKEN_NO_REFINE      no refine (S'' = S').
+ *   ABSTRACT_TRIAL        S is any subset of the held objects instead of
+ *                         the result of trial deletion (checks validation
+ *                         alone, for every S).
+ *   BUDGET0=n, BUDGET1=n  heap actions of mutator 0 / 1 (default 2 / 1).
  *   NCOLL=n               collections run by the collector (default 1).
  */
 
@@ -35,26 +37,26 @@
 #define NOBJ    4           /* objects 0..3; 0 is the global root       */
 #define ROOT    0
 #define NIL     4           /* the null pointer                         */
-#define NMUT    2           /* mutator threads 0..NMUT-1                */
-#define COLL    NMUT        /* the collector's thread index (2)         */
-#define NTHR    (NMUT + 1)
-#define MUTMASK 3           /* bits of the mutators in a thread mask    */
+#define NMUT    2           /* mutator threads 0 and 1                  */
+#define COLL    2           /* the collector's thread index             */
+#define NTHR    3
+#define MUTMASK 3           /* the mutators' bits in a thread set       */
 
-#ifndef BUDGET
-#define BUDGET  3           /* heap actions (load, acquire, store, drop)
-                               per mutator; safepoints and applying ready
-                               decrements are free                       */
+#ifndef BUDGET0
+#define BUDGET0 2
+#endif
+#ifndef BUDGET1
+#define BUDGET1 1
 #endif
 #ifndef NCOLL
 #define NCOLL   1
 #endif
 
-/* Pending deferred decrements per thread.  A mutator records at most one
- * per heap action, the collector at most one per hold (3 tracked objects),
- * so NPT >= max(BUDGET, 3) never overflows (asserted in record()).     */
+/* Room for pending deferred decrements, per thread.  A mutator records at
+ * most one per heap action, the collector one per hold (at most 3).      */
 #define NPT     4
-#if BUDGET > NPT
-#error "BUDGET must be at most NPT (4)"
+#if BUDGET0 > NPT || BUDGET1 > NPT
+#error "a mutator's budget must be at most NPT"
 #endif
 
 #define BIT(x)  (1 << (x))
@@ -63,82 +65,90 @@
 /* The heap                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Each object has one reference slot (a record with one slot, or the one
- * slot of a list that matters).  Slots hold NIL or a tracked object 1..3:
- * the root is never stored anywhere (no thread ever holds it).          */
+/* ABSTRACTION: each object has one reference slot (a record with one
+ * slot).  Enough for cycles (1->2->1, self loops, 1->2->3->1), chains,
+ * and an object that is both in a cycle's subgraph and outside S.
+ * Slots hold NIL or a tracked object 1..3; the root (object 0, an
+ * immortal global that every thread can read) is never stored anywhere.  */
 byte slot[NOBJ];
 
-/* The applied reference count, ob_ref_local + ob_ref_shared of the real
- * header.  ABSTRACTION: biased counting (owner/shared halves, merges) is
- * one atomic counter here.  Counts references from slots, mutators'
- * counted references, collector holds, and references whose deferred
- * decrement is still pending.  The root is immortal: its count is not
- * kept.                                                                 */
+/* The applied reference count.  ABSTRACTION: ouro's biased count
+ * (ob_ref_local + ob_ref_shared, merges, the merge queue) is one atomic
+ * counter; reading it is one atomic load.  It counts references from
+ * slots, mutators' counted references, collector holds, and references
+ * whose deferred decrement is still pending.  The root's is not kept.    */
 byte rc[NOBJ];
 
 bit freed[NOBJ];
-/* ob_gc flags.  ABSTRACTION: IN_GC and bit 31 of ob_tid are one flag; the
- * collector sets both before W1, so each increment observes both the same
- * way relative to its thread's quiescent point in W1.                  */
+
+/* ob_gc flags.  ABSTRACTION: IN_GC and bit 31 of ob_tid are one flag.
+ * Both are set before W1 starts, so an increment observes them the same
+ * way relative to its thread's quiescent point in W1, which is all the
+ * argument uses (owner fast path: bit 31; other threads: IN_GC).         */
 bit in_gc[NOBJ];
 bit touched[NOBJ];
 bit dirty[NOBJ];
 
-/* Mutator roots.  held[m]: bitmask of objects m holds a counted reference
- * to (at most one each); borrowed[m]: the one pointer m loaded and has not
- * incremented (valid until m's next quiescent point), or NIL.           */
+/* Mutator roots, as bitmasks of objects.  held[m]: the objects m holds a
+ * counted reference to (at most one each).  borrowed[m]: the pointers m
+ * has loaded since its last quiescent point (valid until the next one),
+ * whether or not it has incremented them since.                          */
 byte held[NMUT];
 byte borrowed[NMUT];
 
 /* ------------------------------------------------------------------ */
-/* Grace periods                                                       */
+/* Grace periods (docs/grace-periods.md, runtime/gp.c)                 */
 /* ------------------------------------------------------------------ */
 
-/* ABSTRACTION of wr_seq / slot.seq / goals (docs/grace-periods.md).  A goal
- * g taken by ouro__gp_advance is reached once every slot is offline or has
- * seq >= g, i.e. once every thread online when g was taken has passed a
- * quiescent point after it or gone offline.  We record that directly: a
- * goal is the set of threads still to pass (a bitmask), fixed when the goal
- * is taken as the set of online threads; a quiescent point or going
- * offline removes the thread from every goal; the goal is reached when the
- * set is empty.  A thread coming online is not added to existing goals
- * (gp_online stores the current wr_seq, >= every goal taken before).  This
- * is the same relation without the unbounded counters.
+/* ABSTRACTION of wr_seq / slot.seq / goals.  A goal g = ouro__gp_advance()
+ * is reached once every slot is offline or has seq >= g, i.e. once every
+ * thread that was online when g was taken has passed a quiescent point
+ * (which stores seq = wr_seq >= g) or gone offline.  The model keeps that
+ * relation without the unbounded counters: a goal is the set of threads
+ * that still have to pass, taken as the set of online threads when the
+ * goal is taken; a quiescent point or going offline removes the thread
+ * from every goal; the goal is reached when its set is empty.  A thread
+ * coming online joins no existing goal (gp_online stores the current
+ * wr_seq, which is >= every goal taken before).  All steps are
+ * sequentially consistent; the release/acquire pairs and the two seq_cst
+ * fences of gp.c are what make the real code behave like this.
  *
- * online: bit m for each mutator (mutators are online throughout: the
- * model has no blocking regions or detach), bit COLL while the collector
- * is online, which it is only between loading a child pointer and taking
- * its hold (see the collector).                                         */
+ * online: the mutators are online throughout (ABSTRACTION: no blocking
+ * regions, no detach).  The collector is online only from loading a child
+ * pointer until it holds it (trial deletion), the one place where it needs
+ * a grace period's protection; being offline everywhere else is the
+ * weakest assumption about it, since it then never delays a grace period.  */
 byte online = MUTMASK;
 
-/* Handshake W1 / W2: the goal of the collector's grace period.          */
+/* The collector's handshake (W1, W2): the mutators still to pass.        */
 byte hs_wait;
 
-/* Deferred decrements.  pend_obj[t*NPT+i] is the object (NIL: free entry)
- * and pend_wait[t*NPT+i] its goal, for thread t.
- * ABSTRACTION (over-approximation): a decrement's batch is sealed, and its
- * goal taken, at once when it is recorded instead of at the thread's next
- * safepoint or when the batch fills.  The goal is then taken earlier, so
- * the entry may become ready earlier; every application time the real code
- * allows is still allowed (a thread online at the later seal and not
- * passing a quiescent point in between is in the earlier goal too).  G1
- * holds: the goal is taken after the decrement is recorded.  Likewise,
- * ready entries are applied in any order and at any time, not only in FIFO
- * order at safepoints.                                                 */
+/* Deferred decrements: per thread t, a FIFO queue in
+ * pend_obj[t*NPT ..], compact (no holes), with each entry's goal in
+ * pend_wait.  NIL marks the end of the queue.
+ * ABSTRACTION (over-approximation): a decrement's batch is sealed and its
+ * goal taken as soon as the decrement is recorded, not at the thread's
+ * next safepoint or when the batch fills.  The goal is then the same or
+ * earlier, so every application time the real code allows is still
+ * allowed, and G1 holds (the goal is taken after the decrement is
+ * recorded).  The head is applied once its goal is reached, at any time
+ * (the real code applies at safepoints and in decref_slow).  Goals only
+ * lose threads, and a newer goal starts from a superset (the collector can
+ * only have gone offline in between, which removed it from the older one),
+ * so goals along a queue are increasing: FIFO order loses nothing.        */
 byte pend_obj[NTHR * NPT];
 byte pend_wait[NTHR * NPT];
 
-/* Scratch for the d_step computations below.  Every d_step that uses them
- * resets them to 0 before it ends, so they never distinguish states.     */
+/* Scratch for d_step computations; each one resets what it used to 0, so
+ * they never tell states apart.                                          */
 byte reach, gi, gj, dead, gx, gs, ga;
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
 /* ------------------------------------------------------------------ */
 
-/* A quiescent point of thread t (ouro__gp_quiescent), or t going offline:
- * t leaves every goal: pending decrements and the handshake.  Used inside
- * the caller's atomic step.                                             */
+/* Thread t passes a quiescent point (ouro__gp_quiescent) or goes offline:
+ * it leaves every goal, the handshake's included.  Inside an atomic step. */
 inline leave_goals(t)
 {
     gi = 0;
@@ -150,39 +160,29 @@ inline leave_goals(t)
     gi = 0
 }
 
-/* ouro_decref(o) by thread t: append to the current batch.  With the
- * over-approximation above, the batch is sealed at once: goal = the
- * threads online now.  Runs inside the caller's atomic step.            */
+/* ouro_decref(o) by thread t: append to t's queue; the goal (see above) is
+ * the set of threads online now.  Recording is thread-local: no other
+ * thread can observe it until the goal is reached.  Inside an atomic
+ * step.                                                                  */
 inline record(t, o)
 {
-    gi = t * NPT;               /* append at the tail of t's queue */
+    gi = t * NPT;
     do
     :: gi < (t + 1) * NPT && pend_obj[gi] != NIL -> gi++
     :: else -> break
     od;
-    assert(gi < (t + 1) * NPT);     /* NPT large enough */
+    assert(gi < (t + 1) * NPT);     /* NPT is large enough */
     pend_obj[gi] = o;
     pend_wait[gi] = online;
     gi = 0
 }
 
-/* reach := objects reachable from the root and from every mutator's
- * counted and borrowed references, along slots of objects not freed.
- * Collector holds are not roots: the collector frees objects it holds.   */
+/* reach := the objects reachable from the root and from every mutator's
+ * counted and borrowed references, along the slots of objects not freed.
+ * The collector's holds are not roots: it frees objects it holds.       */
 inline compute_reach()
 {
-    reach = BIT(ROOT);
-    gi = 0;
-    do
-    :: gi < NMUT ->
-        reach = reach | held[gi];
-        if
-        :: borrowed[gi] != NIL -> reach = reach | BIT(borrowed[gi])
-        :: else
-        fi;
-        gi++
-    :: else -> break
-    od;
+    reach = BIT(ROOT) | held[0] | held[1] | borrowed[0] | borrowed[1];
     gj = 0;
     do
     :: gj < NOBJ ->                 /* NOBJ rounds reach the fixpoint */
@@ -204,9 +204,8 @@ inline compute_reach()
     gj = 0
 }
 
-/* The safety assertions at the moment x is freed.  `dying` is the set of
- * objects being freed together with x (the collector's S''), whose slots
- * may still point to x.                                                 */
+/* The safety assertions, when x is freed.  `dying`: the objects freed
+ * together with x (the collector's S''), whose slots may point to x.    */
 inline assert_dead(x, dying)
 {
     assert(x != ROOT && !freed[x]);
@@ -217,7 +216,7 @@ inline assert_dead(x, dying)
     gi = 0;
     do
     :: gi < NOBJ ->
-        /* SAFETY: no live object outside `dying` still points to x. */
+        /* SAFETY: no object that stays alive still points to x. */
         assert(freed[gi] || (dying & BIT(gi)) || slot[gi] != x);
         gi++
     :: else -> break
@@ -225,7 +224,8 @@ inline assert_dead(x, dying)
     gi = 0;
     do
     :: gi < NTHR * NPT ->
-        /* SAFETY: no decrement of x is still pending. */
+        /* SAFETY: no decrement of x is pending (it would be applied to
+         * freed memory). */
         assert(pend_obj[gi] != x);
         gi++
     :: else -> break
@@ -233,14 +233,13 @@ inline assert_dead(x, dying)
     gi = 0
 }
 
-/* Free x and release its references at once (G4: nobody can read a dead
- * object, so no grace period is needed; runtime/dealloc.c).  Referents
- * whose count reaches zero are freed in turn (the dead list).
- * `dying`: see assert_dead; slots pointing into it are just cleared (the
- * collector frees those members itself).
- * ABSTRACTION: the whole cascade is one indivisible step.  It only touches
- * unreachable objects and counts no live thread can observe reaching
- * zero; the real code frees the dead list in slices.                   */
+/* Free x0 and release its references at once (G4: nobody can read a dead
+ * object, so no grace period is needed; runtime/dealloc.c).  A referent
+ * whose count reaches zero is freed in turn (the dead list).  Slots that
+ * point into `dying` are just cleared: the collector frees those itself.
+ * ABSTRACTION: the cascade is one indivisible step.  It touches only
+ * objects that are unreachable (asserted) and counts that no thread can
+ * observe; the real code frees the dead list in slices.                 */
 inline free_cascade(x0, dying)
 {
     dead = BIT(x0);
@@ -262,9 +261,8 @@ inline free_cascade(x0, dying)
         slot[gx] = NIL;
         if
         :: gs != NIL && (dying & BIT(gs)) == 0 ->
-            /* immediate decrement of a referent */
-            assert(!freed[gs]);
-            assert(rc[gs] > 0);
+            assert(!freed[gs]);     /* no use of a freed object */
+            assert(rc[gs] > 0);     /* no underflow */
             rc[gs]--;
             if
             :: rc[gs] == 0 -> dead = dead | BIT(gs)
@@ -279,7 +277,7 @@ inline free_cascade(x0, dying)
     dead = 0
 }
 
-/* Apply a decrement (the grace period is over): ouro__apply_decref.      */
+/* Apply a decrement whose goal is reached (ouro__apply_decref). */
 inline apply_decref(o)
 {
     assert(o != ROOT && o != NIL);
@@ -292,10 +290,10 @@ inline apply_decref(o)
     fi
 }
 
-/* Thread t applies the oldest of its pending decrements once its goal is
- * reached (FIFO, as ouro__decbuf_apply_ready does with batches).  The
- * queue t*NPT .. t*NPT+NPT-1 is kept compact (no holes), so a thread's
- * pending decrements have one representation.                           */
+/* Thread t applies the head of its queue (ouro__decbuf_apply_ready).    */
+#define HAS_READY(t)   (pend_obj[(t)*NPT] != NIL && pend_wait[(t)*NPT] == 0)
+#define HAS_PENDING(t) (pend_obj[(t)*NPT] != NIL)
+
 inline apply_one_ready(t)
 {
     d_step {
@@ -316,65 +314,46 @@ inline apply_one_ready(t)
     }
 }
 
-/* Goals only lose threads, so an older entry's goal is a subset of a
- * newer one's: the head is always the first to be ready.               */
-#define HAS_READY(t)   (pend_obj[(t)*NPT] != NIL && pend_wait[(t)*NPT] == 0)
-#define HAS_PENDING(t) (pend_obj[(t)*NPT] != NIL)
-
-/* Pointers thread `me` can dereference: the root, objects it holds a
- * counted reference to, its borrowed pointer.                           */
-#define CAN_USE(me, x) \
-    ((x) == ROOT || (held[me] & BIT(x)) || borrowed[me] == (x))
-
-/* Pointers thread `me` has and may store or increment: counted or
- * borrowed (never the root).                                            */
-#define HAS(me, x)  ((held[me] & BIT(x)) || borrowed[me] == (x))
-
-/* A load from x's slot gives `me` something new: a pointer it neither
- * holds nor has borrowed.  (Loading what it already has, or NIL, adds no
- * behaviour; leaving those loads out keeps the state space small.)      */
-#define LOADABLE(me, x) \
-    (CAN_USE(me, x) && slot[x] != NIL && !HAS(me, slot[x]))
-
-/* An increment by a mutator (ouro_incref / ouro_xincref), split the way
- * the owner's inline path does it (the most permissive order): observe
- * ob_tid bit 31 / IN_GC, increment, then (slow path) set TOUCHED.  A
- * non-owner increments first and checks IN_GC after; that order only adds
- * TOUCHED flags set spuriously after the mark, which only make objects
- * black.  `extra` is a thread-local update done with the increment.      */
-inline incref(o, f, extra)
-{
-    atomic { assert(!freed[o]); f = in_gc[o] }
-    atomic { assert(!freed[o]); rc[o]++; extra }
-#ifndef BROKEN_NO_TOUCHED
-    if
-    :: f -> touched[o] = 1
-    :: else
-    fi;
-#endif
-    f = 0
-}
-
 /* ------------------------------------------------------------------ */
 /* Mutators                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Each mutator performs at most BUDGET heap actions (LOAD, STORE, DROP);
- * ACQUIRE (the increment after a load), safepoints and applying ready
- * decrements are not counted, and it keeps doing those forever.  Every
- * choice of the actions and every interleaving with the other mutator and
- * the collector is explored.                                             */
+/* Pointers thread `me` may dereference: the root, what it holds, what it
+ * has borrowed.                                                          */
+#define CAN_USE(me, x) \
+    ((x) == ROOT || ((held[me] | borrowed[me]) & BIT(x)))
+
+/* Pointers `me` has (counted or borrowed), which it may store or
+ * increment.                                                             */
+#define HAS(me, x)  (((held[me] | borrowed[me]) & BIT(x)) != 0)
+
+/* A load from x's slot that gives `me` a pointer it does not have yet.
+ * Loading NIL or a pointer it already has adds no behaviour, so those
+ * loads are left out.                                                    */
+#define LOADABLE(me, x) \
+    (CAN_USE(me, x) && slot[x] != NIL && !HAS(me, slot[x]))
+
+/* Each mutator makes at most BUDGETm heap actions (LOAD, STORE, DROP).
+ * ACQUIRE (the increment that follows a load), safepoints and applying
+ * ready decrements are not counted, and it goes on doing those forever.
+ * Every choice and every interleaving with the other mutator and with the
+ * collector is explored.
+ *
+ * Increments (ACQUIRE, and the first step of STORE) follow the owner's
+ * inline path, the most permissive order: observe ob_tid bit 31 / IN_GC,
+ * increment, then (slow path) set TOUCHED.  Another thread increments
+ * first and checks IN_GC after, which only adds TOUCHED flags set
+ * spuriously after the mark; those only make objects black.             */
 proctype mutator(byte me)
 {
-    byte budget = BUDGET;
+    byte budget = (me == 0 -> BUDGET0 : BUDGET1);
     byte p = NIL, v = NIL, old = NIL;
     bit f;
 
     do
     /* LOAD: the atomic load (acquire) of a slot of an object the thread
-     * can reach (ouro_record_get's first half).  The result is a borrowed
-     * pointer, valid until the thread's next quiescent point.  The model
-     * keeps one borrowed pointer per thread: a new load replaces it.     */
+     * can reach: ouro_record_get's first half.  The result is borrowed:
+     * valid until the thread's next quiescent point.                     */
     :: atomic {
         if
         :: budget > 0 && LOADABLE(me, 0) -> p = 0
@@ -383,63 +362,79 @@ proctype mutator(byte me)
         :: budget > 0 && LOADABLE(me, 3) -> p = 3
         fi;
         budget--;
-        assert(!freed[p]);
-        borrowed[me] = slot[p];
+        assert(!freed[p]);          /* no use of a freed object */
+        borrowed[me] = borrowed[me] | BIT(slot[p]);
         p = NIL
        }
 
-    /* ACQUIRE: increment the borrowed pointer (ouro_record_get's second
-     * half); it becomes a counted reference.                             */
+    /* ACQUIRE: ouro_record_get's second half, the increment of the
+     * borrowed pointer; it becomes a counted reference.                  */
     :: atomic {
-        borrowed[me] != NIL && (held[me] & BIT(borrowed[me])) == 0 ->
-        p = borrowed[me]
+        if
+        :: (borrowed[me] & ~held[me]) & BIT(1) -> p = 1
+        :: (borrowed[me] & ~held[me]) & BIT(2) -> p = 2
+        :: (borrowed[me] & ~held[me]) & BIT(3) -> p = 3
+        fi;
+        assert(!freed[p]);
+        f = in_gc[p]
        }
-       incref(p, f, held[me] = held[me] | BIT(p));
-       p = NIL
+       atomic { assert(!freed[p]); rc[p]++; held[me] = held[me] | BIT(p) }
+#ifndef BROKEN_NO_TOUCHED
+       atomic { if :: f -> touched[p] = 1 :: else fi; f = 0; p = NIL }
+#else
+       atomic { f = 0; p = NIL }
+#endif
 
-    /* STORE (ouro_record_set): v is NIL or a pointer the thread has;
-     * p is an object it can reach.
-     *   1. increment v            (ouro_xincref(value))
-     *   2. old = exchange(slot)   (one atomic RMW, acq_rel)
-     *   3. write barrier          (ouro__gc_written: IN_GC => DIRTY)
-     *   4. record the decrement of old (G2: after the unlinking store). */
+    /* STORE (ouro_record_set): v is NIL or a pointer the thread has; p is
+     * an object it can reach.
+     *   1. increment v                 (ouro_xincref(value))
+     *   2. old = exchange(p's slot, v) (one atomic RMW, acq_rel)
+     *   3. write barrier               (ouro__gc_written: IN_GC => DIRTY)
+     *   4. record the decrement of old (G2: after the unlinking store)
+     * 3 and 4 are one step: 4 is thread-local.                           */
     :: atomic {
         budget > 0 ->
         budget--;
         if
         :: p = ROOT
-        :: held[me] & BIT(1) -> p = 1
-        :: held[me] & BIT(2) -> p = 2
-        :: held[me] & BIT(3) -> p = 3
-        :: borrowed[me] != NIL && (held[me] & BIT(borrowed[me])) == 0 ->
-            p = borrowed[me]
+        :: HAS(me, 1) -> p = 1
+        :: HAS(me, 2) -> p = 2
+        :: HAS(me, 3) -> p = 3
         fi;
         if
         :: v = NIL
         :: HAS(me, 1) -> v = 1
         :: HAS(me, 2) -> v = 2
         :: HAS(me, 3) -> v = 3
+        fi;
+        if
+        :: v != NIL -> assert(!freed[v]); f = in_gc[v]
+        :: else
         fi
        }
        if
-       :: v != NIL -> incref(v, f, skip)
+       :: v != NIL ->
+            atomic { assert(!freed[v]); rc[v]++ }
+#ifndef BROKEN_NO_TOUCHED
+            atomic { if :: f -> touched[v] = 1 :: else fi; f = 0 }
+#else
+            f = 0
+#endif
        :: else
        fi;
        atomic {
-        assert(!freed[p]);
+        assert(!freed[p]);          /* no use of a freed object */
         old = slot[p];
         slot[p] = v;
         v = NIL
        }
-#ifndef BROKEN_NO_DIRTY
        atomic {
+#ifndef BROKEN_NO_DIRTY
         if
         :: in_gc[p] -> dirty[p] = 1
         :: else
-        fi
-       }
+        fi;
 #endif
-       atomic {
         if
         :: old != NIL -> record(me, old)
         :: else
@@ -462,25 +457,61 @@ proctype mutator(byte me)
        }
 
     /* SAFEPOINT: ouro_safepoint, a quiescent point.  The thread forgets
-     * its borrowed pointer (the user's contract), then ouro__gp_quiescent
+     * its borrowed pointers (the user's contract), and ouro__gp_quiescent
      * removes it from every goal, the collector's handshake included.
-     * (Handing over candidate buffers at W0 is not modelled.)            */
-    :: d_step { borrowed[me] = NIL; leave_goals(me) }
+     * ABSTRACTION: handing over candidate buffers (W0) is not modelled.   */
+    :: d_step { borrowed[me] = 0; leave_goals(me) }
 
-    /* APPLY: the oldest pending decrement, once its goal is reached
-     * (ouro__decbuf_apply_ready, at safepoints and in decref_slow).
-     * Applying may free objects (count 0), which cascades.               */
+    /* APPLY the oldest pending decrement once its goal is reached; may
+     * free objects, which cascades.                                      */
     :: HAS_READY(me) -> apply_one_ready(me)
     od
 }
 
 /* ------------------------------------------------------------------ */
-/* The collector                                                       */
+/* The collector (docs/collector.md, "The algorithm, one collection")  */
 /* ------------------------------------------------------------------ */
 
-/* A handshake (W1, W2): a grace period started by the collector, which
- * waits offline (it is offline here anyway).  Ends when every mutator
- * online at its start has passed a quiescent point.                     */
+/* x := the smallest member of `set` above x (x < NOBJ on entry; the
+ * caller checks that there is one).                                      */
+inline next_member(x, set)
+{
+    x++;
+    do
+    :: (set & BIT(x)) == 0 -> x++
+    :: else -> break
+    od
+}
+#define MORE(x, set)    (((set) >> ((x) + 1)) != 0)
+
+/* black := its closure along the edges edge[] within `set` (i, j: loop
+ * counters, left at 0).                                                  */
+inline spread_black(black, set, i, j)
+{
+    j = 0;
+    do
+    :: j < NOBJ ->
+        i = 1;
+        do
+        :: i < NOBJ ->
+            if
+            :: (black & BIT(i)) && edge[i] != NIL && (set & BIT(edge[i])) ->
+                black = black | BIT(edge[i])
+            :: else
+            fi;
+            i++
+        :: else -> break
+        od;
+        j++
+    :: else -> break
+    od;
+    i = 0;
+    j = 0
+}
+
+/* A handshake: a grace period the collector starts and waits for,
+ * offline, until every mutator online at its start has passed a
+ * quiescent point.                                                       */
 inline handshake()
 {
     hs_wait = online & MUTMASK;
@@ -490,100 +521,109 @@ inline handshake()
 proctype collector()
 {
     byte ncoll = 0;
-    byte sub, todo, S, Sp, Spp, black, x, y, c;
-    byte edge[NOBJ];        /* edges read during trial deletion  */
-    byte vedge[NOBJ];       /* edges recorded by validation       */
-    byte cnt[NOBJ];         /* counts read                        */
-    bit flag[NOBJ];         /* TOUCHED | DIRTY read               */
+    byte sub, todo, S, Sp, Spp, black, x, c, i, j;
+    byte edge[NOBJ];    /* edges read (trial deletion, then pass 3)    */
+    byte cnt[NOBJ];     /* counts read                                  */
+    bit flag[NOBJ];     /* TOUCHED | DIRTY read in pass 3               */
     short scratch;
 
     do
     :: ncoll == NCOLL -> break
     :: ncoll < NCOLL ->
-    ncoll++;
 
     /* 1-2. CANDIDATES.  ABSTRACTION: buffering and handshake W0 are not
-     * modelled.  Any nonempty set of live tracked objects may be the
-     * candidates (an over-approximation of what the buffers can hold),
-     * and the buffer's reference becomes the collector's hold on it:
-     * one hold each, atomically with the choice (the object is alive at
-     * that moment, as when the applying thread buffered it).             */
+     * modelled.  Any set of live tracked objects may be the candidates
+     * (an over-approximation of what the buffers can hold); the buffer's
+     * reference is the collector's hold on each, taken atomically with
+     * the choice (the object is alive then, as when the applying thread
+     * buffered it).  The empty choice is an empty collection.            */
     atomic {
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: !freed[x] -> rc[x]++; sub = sub | BIT(x)
-            :: true
-            fi;
-            x++
-        :: else -> break
-        od;
-        x = 0               /* an empty choice is an empty collection */
+        ncoll++;
+        if
+        :: !freed[1] -> rc[1]++; sub = sub | BIT(1)
+        :: true
+        fi;
+        if
+        :: !freed[2] -> rc[2]++; sub = sub | BIT(2)
+        :: true
+        fi;
+        if
+        :: !freed[3] -> rc[3]++; sub = sub | BIT(3)
+        :: true
+        fi;
+        todo = sub
     }
-    todo = sub;
 
-    /* 3. TRIAL DELETION (concurrent).  Walk the tracked subgraph from the
-     * candidates, taking a hold on each object found before reading its
-     * count.  Loading a child pointer from a held object and incrementing
-     * it is "load then incref": the collector is online for that window
-     * (a quiescent point of its own separates it from everything else),
-     * so the child cannot be freed in between.  It is offline otherwise:
-     * this is the weakest assumption (it never delays a grace period).   */
+#ifdef ABSTRACT_TRIAL
+    /* 3. TRIAL DELETION, ABSTRACTED: S is any subset of the held objects.
+     * Safety must not depend on how good trial deletion's guess is, so
+     * this checks validation on its own, for every S.                    */
+    atomic {
+        if
+        :: sub & BIT(1) -> S = S | BIT(1)
+        :: true
+        fi;
+        if
+        :: sub & BIT(2) -> S = S | BIT(2)
+        :: true
+        fi;
+        if
+        :: sub & BIT(3) -> S = S | BIT(3)
+        :: true
+        fi;
+        todo = 0
+    }
+#else
+    /* 3. TRIAL DELETION, concurrent with the mutators.
+     * Walk the tracked subgraph from the candidates: load each slot of a
+     * held object (traverse), and hold (increment) each new child before
+     * reading its count.  Load-then-increment is protected by a grace
+     * period: the collector comes online (gp_online) before the load and
+     * goes offline after the increment.                                  */
     do
     :: todo == 0 -> break
-    :: todo != 0 ->
-        d_step {
-            x = 1;
-            do
-            :: (todo & BIT(x)) == 0 -> x++
-            :: else -> break
-            od;
-            todo = todo & ~BIT(x)
-        }
-        /* gp_online, then the atomic load of the slot (traverse) */
-        atomic {
-            assert(!freed[x]);
-            c = slot[x];
-            edge[x] = c;
-            if
-            :: c != NIL && (sub & BIT(c)) == 0 -> online = online | BIT(COLL)
-            :: else
-            fi
-        }
+    :: atomic {
+        todo != 0 ->
+        x = 0;
+        next_member(x, todo);
+        todo = todo & ~BIT(x);
+        assert(!freed[x]);          /* holds keep it alive */
+        c = slot[x];
+        edge[x] = c;
         if
         :: c != NIL && (sub & BIT(c)) == 0 ->
-            /* the hold: an increment of the loaded pointer, then offline */
+            online = online | BIT(COLL)
+        :: else -> c = NIL
+        fi;
+        x = 0
+       }
+       if
+       :: c != NIL ->
             atomic {
-                assert(!freed[c]);
+                assert(!freed[c]);  /* the grace period protects it */
                 rc[c]++;
                 sub = sub | BIT(c);
                 todo = todo | BIT(c);
                 online = online & ~BIT(COLL);
-                leave_goals(COLL)
+                leave_goals(COLL);
+                c = 0
             }
-        :: else
-        fi;
-        c = 0; x = 0
+       :: else -> c = 0
+       fi
     od;
 
-    /* Read the counts (racy: each read is its own step). */
-    x = 1;
+    /* Read each count, racing with the mutators. */
     do
-    :: x < NOBJ ->
-        if
-        :: sub & BIT(x) -> atomic { assert(!freed[x]); cnt[x] = rc[x] }
-        :: else
-        fi;
-        x++
+    :: MORE(x, sub) ->
+        d_step { next_member(x, sub); assert(!freed[x]); cnt[x] = rc[x] }
     :: else -> break
     od;
     x = 0;
 
-    /* mark gray / scan / collect white, on the collector's side table
-     * only (d_step: no shared state is read).  scratch = count - hold -
-     * edges from the subgraph; scratch > 0 => black root; black spreads
-     * along the edges read; the rest is S.                               */
+    /* mark gray, scan, collect white: on the side table only (no shared
+     * state).  scratch = count - hold - edges from the subgraph; scratch
+     * > 0 is a black root; black spreads along the edges read; the rest
+     * is S.                                                              */
     d_step {
         black = 0;
         x = 1;
@@ -592,14 +632,14 @@ proctype collector()
             if
             :: sub & BIT(x) ->
                 scratch = cnt[x] - 1;
-                y = 1;
+                i = 1;
                 do
-                :: y < NOBJ ->
+                :: i < NOBJ ->
                     if
-                    :: (sub & BIT(y)) && edge[y] == x -> scratch--
+                    :: (sub & BIT(i)) && edge[i] == x -> scratch--
                     :: else
                     fi;
-                    y++
+                    i++
                 :: else -> break
                 od;
                 if
@@ -611,85 +651,77 @@ proctype collector()
             x++
         :: else -> break
         od;
-        /* propagate black along edges: NOBJ rounds */
-        c = 0;
-        do
-        :: c < NOBJ ->
-            x = 1;
-            do
-            :: x < NOBJ ->
-                if
-                :: (black & BIT(x)) && edge[x] != NIL && (sub & BIT(edge[x])) ->
-                    black = black | BIT(edge[x])
-                :: else
-                fi;
-                x++
-            :: else -> break
-            od;
-            c++
-        :: else -> break
-        od;
+        spread_black(black, sub, i, j);
         S = sub & ~black;
-        black = 0; scratch = 0; x = 0; y = 0; c = 0;
-        edge[0] = 0; edge[1] = 0; edge[2] = 0; edge[3] = 0;
-        cnt[0] = 0; cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
+        black = 0; scratch = 0; x = 0;
+        edge[1] = 0; edge[2] = 0; edge[3] = 0;
+        cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
     }
+#endif
 
 #ifdef BROKEN_NO_VALIDATION
-    /* BROKEN: trust trial deletion; free S at once. */
+    /* BROKEN: trust trial deletion and free S. */
     Spp = S;
 #else
     if
     :: S == 0 -> Spp = 0
     :: S != 0 ->
-        /* 4. MARK: per object, one atomic RMW of ob_gc (set IN_GC, clear
-         * TOUCHED and DIRTY), with bit 31 of ob_tid (see in_gc).         */
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: S & BIT(x) ->
-                atomic { assert(!freed[x]); in_gc[x] = 1; touched[x] = 0; dirty[x] = 0 }
-            :: else
-            fi;
-            x++
-        :: else -> break
-        od;
-        x = 0;
-
-        /* 5. HANDSHAKE W1 */
-        handshake();
-
-        /* 6. VALIDATE (pass 3): for each member, read its slot (record
-         * the edge if it points to a member), its count, its flags; each
-         * read is a separate step, racing with the mutators.             */
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: S & BIT(x) ->
-                atomic {
+        /* 4. MARK each member of S: set IN_GC, clear TOUCHED and DIRTY (one
+         * RMW of ob_gc), and bit 31 of ob_tid; 5. then start HANDSHAKE W1.
+         * ABSTRACTION: all marks and the start of W1 are one step.  Any
+         * mutator action between a mark and the start of W1 comes before
+         * that mutator's quiescent point in W1, exactly as if it came
+         * after the start; an action before a mark that does not see it
+         * comes before that quiescent point too.                         */
+        atomic {
+            x = 1;
+            do
+            :: x < NOBJ ->
+                if
+                :: S & BIT(x) ->
                     assert(!freed[x]);
-                    c = slot[x];
-                    if
-                    :: c != NIL && (S & BIT(c)) -> vedge[x] = c
-                    :: else -> vedge[x] = NIL
-                    fi;
-                    c = 0
-                }
-                atomic { assert(!freed[x]); cnt[x] = rc[x] }
-                atomic { assert(!freed[x]); flag[x] = touched[x] | dirty[x] }
-            :: else -> vedge[x] = NIL
-            fi;
-            x++
+                    in_gc[x] = 1; touched[x] = 0; dirty[x] = 0
+                :: else
+                fi;
+                x++
+            :: else -> break
+            od;
+            x = 0;
+            hs_wait = online & MUTMASK
+        }
+        (hs_wait == 0);             /* W1 ends */
+
+        /* 6. VALIDATE (pass 3).  Per member: load its slot and record the
+         * edge if it points to a member; then read its count and flags.
+         * Each step races with the mutators.
+         * ABSTRACTION: count and flags are read in one step.  Flags only
+         * get set after the mark, and refine reads them again after W2,
+         * so reading them here earlier or later changes nothing (a flag
+         * seen here is seen by refine, and black spreads the same way).  */
+        do
+        :: MORE(x, S) ->
+            d_step {
+                next_member(x, S);
+                assert(!freed[x]);
+                c = slot[x];
+                if
+                :: c != NIL && (S & BIT(c)) -> edge[x] = c
+                :: else -> edge[x] = NIL
+                fi;
+                c = 0
+            }
+            d_step {
+                assert(!freed[x]);
+                cnt[x] = rc[x];
+                flag[x] = touched[x] | dirty[x]
+            }
         :: else -> break
         od;
         x = 0;
-        vedge[0] = NIL;
 
-        /* black roots: c(x) - holds(x) != internal(x), or TOUCHED/DIRTY;
-         * black spreads along the recorded edges; the rest is S'.  This
-         * is the end of the pass: tau.                                  */
+        /* Black roots: c(x) - holds(x) != internal(x), or TOUCHED or
+         * DIRTY; black spreads along the recorded edges; the rest is S'.
+         * This is tau, the end of the pass.                              */
         d_step {
             black = 0;
             x = 1;
@@ -697,19 +729,20 @@ proctype collector()
             :: x < NOBJ ->
                 if
                 :: S & BIT(x) ->
-                    scratch = 0;    /* internal(x) */
-                    y = 1;
+                    scratch = 0;        /* internal(x) */
+                    i = 1;
                     do
-                    :: y < NOBJ ->
+                    :: i < NOBJ ->
                         if
-                        :: (S & BIT(y)) && vedge[y] == x -> scratch++
+                        :: (S & BIT(i)) && edge[i] == x -> scratch++
                         :: else
                         fi;
-                        y++
+                        i++
                     :: else -> break
                     od;
                     if
-                    :: cnt[x] - 1 != scratch || flag[x] -> black = black | BIT(x)
+                    :: cnt[x] - 1 != scratch || flag[x] ->
+                        black = black | BIT(x)
                     :: else
                     fi
                 :: else
@@ -717,26 +750,11 @@ proctype collector()
                 x++
             :: else -> break
             od;
-            c = 0;
-            do
-            :: c < NOBJ ->
-                x = 1;
-                do
-                :: x < NOBJ ->
-                    if
-                    :: (black & BIT(x)) && vedge[x] != NIL -> black = black | BIT(vedge[x])
-                    :: else
-                    fi;
-                    x++
-                :: else -> break
-                od;
-                c++
-            :: else -> break
-            od;
+            spread_black(black, S, i, j);
             Sp = S & ~black;
-            black = 0; scratch = 0; x = 0; y = 0; c = 0;
-            cnt[0] = 0; cnt[1] = 0; cnt[2] = 0; cnt[3] = 0;
-            flag[0] = 0; flag[1] = 0; flag[2] = 0; flag[3] = 0
+            black = 0; scratch = 0; x = 0;
+            cnt[1] = 0; cnt[2] = 0; cnt[3] = 0;
+            flag[1] = 0; flag[2] = 0; flag[3] = 0
         }
 
 #ifndef BROKEN_NO_W2
@@ -746,93 +764,57 @@ proctype collector()
         :: else
         fi;
 
+#endif
 #ifndef BROKEN_NO_REFINE
         /* 8. REFINE: members of S' now TOUCHED or DIRTY are black roots;
-         * black spreads along the recorded edges; the rest is S''.       */
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: Sp & BIT(x) -> atomic { assert(!freed[x]); flag[x] = touched[x] | dirty[x] }
-            :: else
-            fi;
-            x++
-        :: else -> break
-        od;
-        x = 0;
+         * black spreads along the recorded edges; the rest is S''.
+         * ABSTRACTION: the flags of all members are read in one step.
+         * Flags are never cleared between W1 and the free, so reading them
+         * all at the first read sees a subset of what reading them one by
+         * one would: S'' can only get larger.                            */
         d_step {
             black = 0;
             x = 1;
             do
             :: x < NOBJ ->
                 if
-                :: (Sp & BIT(x)) && flag[x] -> black = black | BIT(x)
+                :: (Sp & BIT(x)) ->
+                    assert(!freed[x]);
+                    if
+                    :: touched[x] || dirty[x] -> black = black | BIT(x)
+                    :: else
+                    fi
                 :: else
                 fi;
                 x++
             :: else -> break
             od;
-            c = 0;
-            do
-            :: c < NOBJ ->
-                x = 1;
-                do
-                :: x < NOBJ ->
-                    if
-                    :: (black & BIT(x)) && vedge[x] != NIL -> black = black | BIT(vedge[x])
-                    :: else
-                    fi;
-                    x++
-                :: else -> break
-                od;
-                c++
-            :: else -> break
-            od;
+            spread_black(black, S, i, j);
             Spp = Sp & ~black;
-            black = 0; x = 0; c = 0;
-            flag[0] = 0; flag[1] = 0; flag[2] = 0; flag[3] = 0
+            black = 0; x = 0
         }
 #else
+        /* BROKEN: no refine */
         Spp = Sp;
 #endif
-#else
-        Spp = Sp;
-#endif
-        d_step {
-            vedge[0] = 0; vedge[1] = 0; vedge[2] = 0; vedge[3] = 0
-        }
-        /* 9. Finalizers: not modelled (no type has one). */
+        d_step { edge[1] = 0; edge[2] = 0; edge[3] = 0; Sp = 0 }
+        /* 9. FINALIZE: not modelled (no type has a finalizer). */
     fi;
 #endif
 
-    /* 10. FREE.  Unmark S''; free each member (safety assertions in
-     * assert_dead), releasing its references to non-members at once.   */
-    atomic {
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: Spp & BIT(x) -> in_gc[x] = 0
-            :: else
-            fi;
-            x++
-        :: else -> x = 0; break
-        od
-    }
-    x = 1;
+    /* 10. FREE each member of S'' (the safety assertions are in
+     * assert_dead): unmark it, release its references to non-members at
+     * once, free it.                                                     */
     do
-    :: x < NOBJ ->
-        if
-        :: Spp & BIT(x) ->
-            d_step { free_cascade(x, Spp) }
-        :: else
-        fi;
-        x++
+    :: MORE(x, Spp) ->
+        d_step { next_member(x, Spp); free_cascade(x, Spp) }
     :: else -> break
     od;
-    x = 0;
-    /* Unmark everything else. */
-    d_step {
+
+    /* Unmark everything else, and drop every other hold with an ordinary
+     * deferred decrement (thread-local records: one step).  The collector
+     * is offline: the goal is the set of mutators.                       */
+    atomic {
         x = 1;
         do
         :: x < NOBJ ->
@@ -840,31 +822,23 @@ proctype collector()
             :: S & BIT(x) & ~Spp -> in_gc[x] = 0
             :: else
             fi;
+            if
+            :: sub & BIT(x) & ~Spp -> record(COLL, x)
+            :: else
+            fi;
             x++
-        :: else -> x = 0; break
-        od
+        :: else -> break
+        od;
+        x = 0; sub = 0; todo = 0; S = 0; Spp = 0
     }
-    /* Drop every other hold with an ordinary deferred decrement; the
-     * collector is offline, so the goal is the online mutators.          */
-    x = 1;
-    do
-    :: x < NOBJ ->
-        if
-        :: (sub & ~Spp) & BIT(x) -> atomic { record(COLL, x) }
-        :: else
-        fi;
-        x++
-    :: else -> break
-    od;
-    x = 0;
-    d_step { sub = 0; todo = 0; S = 0; Sp = 0; Spp = 0 }
 
-    /* Apply the collector's own decrements as their goals are reached
-     * (it waits for them like ouro_flush, offline).                      */
+    /* Apply the collector's decrements as their goal is reached (it waits
+     * for them, offline, like ouro_flush).                               */
     do
     :: HAS_READY(COLL) -> apply_one_ready(COLL)
     :: !HAS_PENDING(COLL) -> break
     od
+
     od
 }
 
@@ -872,23 +846,22 @@ proctype collector()
 /* Initial heap                                                         */
 /* ------------------------------------------------------------------ */
 
-/* root -> 1 <-> 2 <- 3; mutator 0 holds 2, mutator 1 holds 3.
- *   rc[1] = 2 (root, 2)   rc[2] = 3 (1, 3, mutator 0)   rc[3] = 1 (m1)
- * Mutators can cut the root's edge, drop, re-link and make garbage
- * cycles, chains and self-loops; the collector runs concurrently.       */
+/*   root -> 1 <-> 2      3 -> NIL      mutator 0 holds 2, mutator 1 holds 3
+ *   rc[1] = 2 (root, 2)   rc[2] = 2 (1, mutator 0)   rc[3] = 1 (mutator 1)
+ * A live cycle, reachable from the root and from a thread.  The mutators
+ * can cut the root's edge, drop, load and re-link (garbage cycles, chains,
+ * self-loops, 3 joining or leaving the cycle) while the collector runs.  */
 init {
     atomic {
         slot[ROOT] = 1;
         slot[1] = 2;
         slot[2] = 1;
-        slot[3] = 2;
+        slot[3] = NIL;
         rc[1] = 2;
-        rc[2] = 3;
+        rc[2] = 2;
         rc[3] = 1;
         held[0] = BIT(2);
         held[1] = BIT(3);
-        borrowed[0] = NIL;
-        borrowed[1] = NIL;
         gi = 0;
         do
         :: gi < NTHR * NPT -> pend_obj[gi] = NIL; gi++
