@@ -13,9 +13,6 @@
 #include "refcount.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -88,6 +85,13 @@ static void call_callbacks(ouro_gc_event event, const ouro_gc_info *info)
         cbs[i].fn(event, info, cbs[i].arg);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int64_t run_collection(ouro_thread *self)
 {
     struct ouro_gc_run run;
@@ -99,10 +103,11 @@ static int64_t run_collection(ouro_thread *self)
     pthread_mutex_unlock(&gc.lock);
     call_callbacks(OURO_GC_START, &info);
 
-    uint64_t start = ouro__now_ns();
+    uint64_t start = ouro__now_ns(), cpu_start = thread_cpu_ns();
     int64_t found = ouro__gc_collect_once(self, &run);
     ouro_flush();   /* release the holds, free what the garbage released */
     uint64_t elapsed = ouro__now_ns() - start;
+    uint64_t cpu = thread_cpu_ns() - cpu_start;
     adapt_threshold(&run);
 
     info.candidates = run.candidates;
@@ -120,6 +125,7 @@ static int64_t run_collection(ouro_thread *self)
     st->aborted += run.aborted;
     st->zombies += run.zombies;
     st->last_collection_ns = elapsed;
+    st->last_collection_cpu_ns = cpu;
     for (int p = 0; p < OURO_GC_PHASES; p++) {
         st->last_phase_ns[p] = run.phase_ns[p];
         st->total_phase_ns[p] += run.phase_ns[p];
@@ -150,9 +156,6 @@ static void *collector_main(void *arg)
         nanosleep(&ts, NULL);
     }
     on_collector_thread = true;
-    /* A background thread: let busy mutators win the CPU (Linux applies
-     * nice per thread).  Failure only costs mutator latency. */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
     ouro_thread *self = ouro__self;
     pthread_mutex_lock(&gc.lock);
     for (;;) {

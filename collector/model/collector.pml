@@ -1,31 +1,42 @@
 /*
  * collector.pml - SPIN model of ouro's concurrent cycle collector.
  *
- * Specification: docs/collector.md (the protocol and its safety argument)
- * and docs/grace-periods.md (deferred decrements, grace periods).  Each
- * part below names the real-code step it models; every abstraction is
- * marked ABSTRACTION and argued where it is made.  README.md summarises.
+ * Specification: docs/collector.md (algorithm, safety argument) and
+ * docs/grace-periods.md (deferred decrements, grace periods); the code it
+ * follows is collector/collect.c, collector/candidates.c and
+ * runtime/refcount.c.  Each part below names the step it models; every
+ * simplification is marked ABSTRACTION and argued where it is made.
+ * README.md summarises.
  *
- * Checked property (safety), as assertions:
- *   - an object is freed (by reference counting or by the collector) only
- *     when it is unreachable: not held (counted) or borrowed by a mutator,
- *     not reachable along slots from those or from the global root, and not
- *     referenced from a slot of any object that stays alive;
- *   - no decrement of it is still pending when it is freed;
- *   - no freed object is ever used: loaded from, stored into, incremented,
- *     decremented, or read by the collector.
+ * Checked properties (safety), as assertions:
+ *   - an object is freed (by reference counting, as a zombie, or by the
+ *     collector) only when it is unreachable: not held (counted) or
+ *     borrowed by a mutator, not reachable along slots from those or from
+ *     the global root, and not referenced from a slot of any object that
+ *     stays alive; and no decrement of it is still pending;
+ *   - nothing is freed twice, and no freed object is ever used: loaded
+ *     from, stored into, incremented, decremented, try-incremented or read
+ *     by the collector;
+ *   - an object the collector holds never dies under reference counting;
+ *   - a BUFFERED garbage member is in the candidate set (ouro__cand_forget
+ *     would call ouro__fatal otherwise).
  *
  * Switches (spin -DNAME ...):
- *   BROKEN_NO_VALIDATION  free S right after trial deletion: no mark, no
+ *   BROKEN_NO_VALIDATION  free S right after trial deletion: no
  *                         handshakes, no validation, no refine.  SPIN must
  *                         find an assertion violation.
  *   BROKEN_NO_DIRTY       the write barrier never sets DIRTY.
  *   BROKEN_NO_TOUCHED     increments never set TOUCHED.
+ *   BROKEN_NO_REFINE      no refine after W2 (S'' = S').
  *   BROKEN_NO_W2          no handshake W2 (refine right after pass 3).
- *   BROKEN_NO_REFINE      no refine (S'' = S').
- *   ABSTRACT_TRIAL        S is any subset of the held objects instead of
- *                         the result of trial deletion (checks validation
- *                         alone, for every S).
+ *   BROKEN_NO_ZCLAIM      a dying thread that finds its object taken frees
+ *                         it at once (the first, single-party zombie rule).
+ *   ABSTRACT_TRIAL        S is any subset of the held candidates instead
+ *                         of trial deletion's result: checks the
+ *                         validation on its own, for every S.
+ *   SANITY_FREES_CYCLE    assert that the collector never frees a member
+ *                         pointing to another member; SPIN must violate it
+ *                         (the model does reach the collector's real work).
  *   BUDGET0=n, BUDGET1=n  heap actions of mutator 0 / 1 (default 2 / 1).
  *   NCOLL=n               collections run by the collector (default 1).
  */
@@ -39,8 +50,7 @@
 #define NIL     4           /* the null pointer                         */
 #define NMUT    2           /* mutator threads 0 and 1                  */
 #define COLL    2           /* the collector's thread index             */
-#define NTHR    3
-#define MUTMASK 3           /* the mutators' bits in a thread set       */
+#define MUTMASK 3           /* the mutators' bits in a set of threads   */
 
 #ifndef BUDGET0
 #define BUDGET0 2
@@ -52,8 +62,8 @@
 #define NCOLL   1
 #endif
 
-/* Room for pending deferred decrements, per thread.  A mutator records at
- * most one per heap action, the collector one per hold (at most 3).      */
+/* Room for a mutator's pending deferred decrements: at most one per heap
+ * action.  (The collector records none: it releases at once.)           */
 #define NPT     4
 #if BUDGET0 > NPT || BUDGET1 > NPT
 #error "a mutator's budget must be at most NPT"
@@ -66,28 +76,38 @@
 /* ------------------------------------------------------------------ */
 
 /* ABSTRACTION: each object has one reference slot (a record with one
- * slot).  Enough for cycles (1->2->1, self loops, 1->2->3->1), chains,
- * and an object that is both in a cycle's subgraph and outside S.
- * Slots hold NIL or a tracked object 1..3; the root (object 0, an
- * immortal global that every thread can read) is never stored anywhere.  */
+ * slot).  Enough for cycles (1->2->1, self loops, 1->2->3->1), chains, and
+ * objects reachable from a cycle's subgraph but outside S.  Slots hold NIL
+ * or a tracked object 1..3; the root (object 0, an immortal global that
+ * every thread can read) is never stored anywhere.                       */
 byte slot[NOBJ];
 
 /* The applied reference count.  ABSTRACTION: ouro's biased count
  * (ob_ref_local + ob_ref_shared, merges, the merge queue) is one atomic
- * counter; reading it is one atomic load.  It counts references from
- * slots, mutators' counted references, collector holds, and references
- * whose deferred decrement is still pending.  The root's is not kept.    */
+ * counter, read in one atomic load; the real reads are arranged never to
+ * undercount a merge in progress (ouro__raw_refcnt).  It counts references
+ * from slots, mutators' counted references, collector holds, and
+ * references whose deferred decrement is pending.  Not kept for the root. */
 byte rc[NOBJ];
 
 bit freed[NOBJ];
 
-/* ob_gc flags.  ABSTRACTION: IN_GC and bit 31 of ob_tid are one flag.
- * Both are set before W1 starts, so an increment observes them the same
- * way relative to its thread's quiescent point in W1, which is all the
- * argument uses (owner fast path: bit 31; other threads: IN_GC).         */
+/* ob_gc flags (HELD and the node index are the collector's table here).  */
 bit in_gc[NOBJ];
 bit touched[NOBJ];
 bit dirty[NOBJ];
+bit buffered[NOBJ];     /* BUFFERED                                     */
+bit zclaim[NOBJ];       /* ZCLAIM                                       */
+
+/* The candidate set (collector/candidates.c), which holds no reference.
+ * ABSTRACTION: one shard; its lock makes each set operation one step.    */
+bit in_set[NOBJ];
+
+/* ouro__gc_active, and the mutators whose inline increments are diverted
+ * (bit 31 of their fast-path id, set at a quiescent point while a
+ * collection runs).                                                      */
+bit gc_active;
+byte div;
 
 /* Mutator roots, as bitmasks of objects.  held[m]: the objects m holds a
  * counted reference to (at most one each).  borrowed[m]: the pointers m
@@ -109,39 +129,38 @@ byte borrowed[NMUT];
  * goal is taken; a quiescent point or going offline removes the thread
  * from every goal; the goal is reached when its set is empty.  A thread
  * coming online joins no existing goal (gp_online stores the current
- * wr_seq, which is >= every goal taken before).  All steps are
- * sequentially consistent; the release/acquire pairs and the two seq_cst
- * fences of gp.c are what make the real code behave like this.
+ * wr_seq, >= every goal taken before).  Steps are sequentially consistent;
+ * gp.c's release/acquire pairs and seq_cst fences provide this.
  *
  * online: the mutators are online throughout (ABSTRACTION: no blocking
- * regions, no detach).  The collector is online only from loading a child
- * pointer until it holds it (trial deletion), the one place where it needs
- * a grace period's protection; being offline everywhere else is the
- * weakest assumption about it, since it then never delays a grace period.  */
+ * regions, no detach; an offline thread cannot read containers, so it
+ * opens no new way to reach an object).  The collector is online only
+ * from loading a child pointer until it holds it, the one place where it
+ * needs a grace period's protection; offline everywhere else is the
+ * weakest assumption about it (it never delays a grace period).          */
 byte online = MUTMASK;
 
 /* The collector's handshake (W1, W2): the mutators still to pass.        */
 byte hs_wait;
 
-/* Deferred decrements: per thread t, a FIFO queue in
- * pend_obj[t*NPT ..], compact (no holes), with each entry's goal in
- * pend_wait.  NIL marks the end of the queue.
+/* Deferred decrements: per mutator m, a FIFO queue in pend_obj[m*NPT ..],
+ * compact (no holes, NIL after the last), each entry's goal in pend_wait.
  * ABSTRACTION (over-approximation): a decrement's batch is sealed and its
- * goal taken as soon as the decrement is recorded, not at the thread's
- * next safepoint or when the batch fills.  The goal is then the same or
- * earlier, so every application time the real code allows is still
- * allowed, and G1 holds (the goal is taken after the decrement is
- * recorded).  The head is applied once its goal is reached, at any time
- * (the real code applies at safepoints and in decref_slow).  Goals only
- * lose threads, and a newer goal starts from a superset (the collector can
- * only have gone offline in between, which removed it from the older one),
- * so goals along a queue are increasing: FIFO order loses nothing.        */
-byte pend_obj[NTHR * NPT];
-byte pend_wait[NTHR * NPT];
+ * goal taken as soon as it is recorded, not at the thread's next safepoint
+ * or when the batch fills.  The goal is then the same or earlier, so every
+ * application time the real code allows is still allowed, and G1 holds
+ * (the goal is taken after the decrement is recorded).  The head is
+ * applied once its goal is reached, at any time (the real code applies at
+ * safepoints and when a buffer fills).  Goals only lose threads, and a
+ * newer goal starts from a superset (the collector can only have gone
+ * offline in between, leaving the older one), so goals along a queue are
+ * increasing and FIFO order loses nothing.                               */
+byte pend_obj[NMUT * NPT];
+byte pend_wait[NMUT * NPT];
 
-/* Scratch for d_step computations; each one resets what it used to 0, so
- * they never tell states apart.                                          */
-byte reach, gi, gj, dead, gx, gs, ga;
+/* Scratch for d_step computations; each resets what it used to 0, so they
+ * never tell states apart.                                               */
+byte reach, gi, gj, dead, gx, gs, gf, gc2;
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                              */
@@ -153,17 +172,16 @@ inline leave_goals(t)
 {
     gi = 0;
     do
-    :: gi < NTHR * NPT -> pend_wait[gi] = pend_wait[gi] & ~BIT(t); gi++
+    :: gi < NMUT * NPT -> pend_wait[gi] = pend_wait[gi] & ~BIT(t); gi++
     :: else -> break
     od;
     hs_wait = hs_wait & ~BIT(t);
     gi = 0
 }
 
-/* ouro_decref(o) by thread t: append to t's queue; the goal (see above) is
- * the set of threads online now.  Recording is thread-local: no other
- * thread can observe it until the goal is reached.  Inside an atomic
- * step.                                                                  */
+/* ouro_decref(o) by mutator t: append to t's queue; the goal (see above)
+ * is the set of threads online now.  Recording is thread-local: nobody can
+ * observe it before the goal is reached.  Inside an atomic step.         */
 inline record(t, o)
 {
     gi = t * NPT;
@@ -175,6 +193,46 @@ inline record(t, o)
     pend_obj[gi] = o;
     pend_wait[gi] = online;
     gi = 0
+}
+
+/* ouro__maybe_buffer / ouro__buffer_candidate: under the shard lock, an
+ * object not BUFFERED is marked BUFFERED and added to the set.           */
+inline maybe_buffer(o)
+{
+    if
+    :: !buffered[o] -> buffered[o] = 1; in_set[o] = 1
+    :: else
+    fi
+}
+
+/* object_died's decision (runtime/refcount.c), once o's count reached
+ * zero: a BUFFERED object still in the set is removed and freed (fr); one
+ * the collector has taken is a zombie, settled by a claim (cl); anything
+ * else is freed.  The load of BUFFERED and the removal under the shard lock
+ * are one step: once the count is zero nobody can set BUFFERED again, and
+ * only the collector's hold (impossible now) or a claim clears it.        */
+inline died_decide(o, fr, cl)
+{
+    if
+    :: buffered[o] && in_set[o] -> in_set[o] = 0; buffered[o] = 0; fr = 1
+    :: buffered[o] && !in_set[o] ->
+#ifdef BROKEN_NO_ZCLAIM
+        buffered[o] = 0; fr = 1     /* BROKEN: "its to free" */
+#else
+        cl = 1
+#endif
+    :: !buffered[o] -> fr = 1
+    fi
+}
+
+/* ouro__zombie_claim: fetch-or ZCLAIM; the party that finds it already set
+ * frees the object (fr), the other never touches it again.               */
+inline zombie_claim(o, fr)
+{
+    if
+    :: zclaim[o] -> zclaim[o] = 0; buffered[o] = 0; fr = 1
+    :: else -> zclaim[o] = 1
+    fi
 }
 
 /* reach := the objects reachable from the root and from every mutator's
@@ -208,7 +266,9 @@ inline compute_reach()
  * together with x (the collector's S''), whose slots may point to x.    */
 inline assert_dead(x, dying)
 {
-    assert(x != ROOT && !freed[x]);
+    assert(x != ROOT);
+    assert(!freed[x]);              /* not freed twice */
+    assert(!in_set[x]);             /* the set never holds a freed object */
     compute_reach();
     /* SAFETY: x is not reachable from a mutator or the global root. */
     assert((reach & BIT(x)) == 0);
@@ -223,7 +283,7 @@ inline assert_dead(x, dying)
     od;
     gi = 0;
     do
-    :: gi < NTHR * NPT ->
+    :: gi < NMUT * NPT ->
         /* SAFETY: no decrement of x is pending (it would be applied to
          * freed memory). */
         assert(pend_obj[gi] != x);
@@ -233,16 +293,45 @@ inline assert_dead(x, dying)
     gi = 0
 }
 
-/* Free x0 and release its references at once (G4: nobody can read a dead
- * object, so no grace period is needed; runtime/dealloc.c).  A referent
- * whose count reaches zero is freed in turn (the dead list).  Slots that
- * point into `dying` are just cleared: the collector frees those itself.
- * ABSTRACTION: the cascade is one indivisible step.  It touches only
- * objects that are unreachable (asserted) and counts that no thread can
- * observe; the real code frees the dead list in slices.                 */
-inline free_cascade(x0, dying)
+/* A decrement applied at once, inside a d_step (the release of a dead
+ * object's references, G4): ouro__apply_decref with its buffering
+ * (count > 1: make it a candidate first), and object_died on zero; an
+ * object to free joins `dead`.                                           */
+inline decref_now(o)
 {
-    dead = BIT(x0);
+    assert(o != ROOT && o != NIL);
+    assert(!freed[o]);              /* no use of a freed object */
+    assert(rc[o] > 0);              /* no underflow */
+    if
+    :: rc[o] > 1 -> maybe_buffer(o)
+    :: else
+    fi;
+    rc[o]--;
+    if
+    :: rc[o] == 0 ->
+        assert(!in_gc[o]);          /* holds keep examined objects alive */
+        gf = 0; gc2 = 0;
+        died_decide(o, gf, gc2);
+        if
+        :: gc2 -> zombie_claim(o, gf)
+        :: else
+        fi;
+        if
+        :: gf -> dead = dead | BIT(o)
+        :: else
+        fi;
+        gf = 0; gc2 = 0
+    :: else
+    fi
+}
+
+/* Free every object in `dead` and release its reference at once (the
+ * dead list; runtime/dealloc.c).  Referents that die join `dead`.
+ * ABSTRACTION: the whole cascade is one indivisible step.  It touches only
+ * objects that are unreachable (asserted) and counts no thread can
+ * observe reaching zero; the real code frees the dead list in slices.    */
+inline free_dead()
+{
     do
     :: dead != 0 ->
         gx = 1;
@@ -251,23 +340,16 @@ inline free_cascade(x0, dying)
         :: else -> break
         od;
         dead = dead & ~BIT(gx);
-        assert_dead(gx, dying);
+        assert(!in_gc[gx]);
+        assert_dead(gx, 0);
         freed[gx] = 1;
         rc[gx] = 0;
-        in_gc[gx] = 0;
         touched[gx] = 0;
         dirty[gx] = 0;
         gs = slot[gx];
         slot[gx] = NIL;
         if
-        :: gs != NIL && (dying & BIT(gs)) == 0 ->
-            assert(!freed[gs]);     /* no use of a freed object */
-            assert(rc[gs] > 0);     /* no underflow */
-            rc[gs]--;
-            if
-            :: rc[gs] == 0 -> dead = dead | BIT(gs)
-            :: else
-            fi
+        :: gs != NIL -> decref_now(gs)
         :: else
         fi;
         gs = 0;
@@ -277,42 +359,23 @@ inline free_cascade(x0, dying)
     dead = 0
 }
 
-/* Apply a decrement whose goal is reached (ouro__apply_decref). */
-inline apply_decref(o)
+/* object_died(o) in a process (mutator or collector): the decision, then
+ * the claim if o is a zombie, then the free.  fr, cl: the caller's
+ * locals, left at 0.                                                     */
+inline object_died(o, fr, cl)
 {
-    assert(o != ROOT && o != NIL);
-    assert(!freed[o]);              /* no use of a freed object */
-    assert(rc[o] > 0);              /* no underflow */
-    rc[o]--;
+    atomic { died_decide(o, fr, cl) }
     if
-    :: rc[o] == 0 -> free_cascade(o, 0)
+    :: cl -> atomic { zombie_claim(o, fr); cl = 0 }
+    :: else
+    fi;
+    if
+    :: fr -> d_step { dead = BIT(o); free_dead(); fr = 0 }
     :: else
     fi
 }
 
-/* Thread t applies the head of its queue (ouro__decbuf_apply_ready).    */
-#define HAS_READY(t)   (pend_obj[(t)*NPT] != NIL && pend_wait[(t)*NPT] == 0)
-#define HAS_PENDING(t) (pend_obj[(t)*NPT] != NIL)
-
-inline apply_one_ready(t)
-{
-    d_step {
-        ga = pend_obj[t * NPT];
-        gj = t * NPT;
-        do
-        :: gj < (t + 1) * NPT - 1 ->
-            pend_obj[gj] = pend_obj[gj + 1];
-            pend_wait[gj] = pend_wait[gj + 1];
-            gj++
-        :: else -> break
-        od;
-        pend_obj[gj] = NIL;
-        pend_wait[gj] = 0;
-        gj = 0;
-        apply_decref(ga);
-        ga = 0
-    }
-}
+#define HAS_READY(m)   (pend_obj[(m)*NPT] != NIL && pend_wait[(m)*NPT] == 0)
 
 /* ------------------------------------------------------------------ */
 /* Mutators                                                            */
@@ -333,22 +396,48 @@ inline apply_one_ready(t)
 #define LOADABLE(me, x) \
     (CAN_USE(me, x) && slot[x] != NIL && !HAS(me, slot[x]))
 
+/* An increment (ouro_incref): the count, then, on the out-of-line path,
+ * note_touch (IN_GC => TOUCHED) as a separate step.  A thread whose
+ * fast-path id is not diverted may be the owner on the inline path, which
+ * checks no flag; the model lets every such increment skip the check (the
+ * weakest choice: TOUCHED only ever adds black roots).  acq: `me` keeps
+ * the new reference.                                                     */
+inline incref(me, o, f, acq)
+{
+    atomic {
+        assert(!freed[o]);          /* no use of a freed object */
+        rc[o]++;
+        if
+        :: acq -> held[me] = held[me] | BIT(o)
+        :: else
+        fi;
+        f = (div & BIT(me)) != 0
+    }
+    if
+    :: f ->
+        atomic {
+#ifndef BROKEN_NO_TOUCHED
+            if
+            :: in_gc[o] -> touched[o] = 1
+            :: else
+            fi;
+#endif
+            f = 0
+        }
+    :: else
+    fi
+}
+
 /* Each mutator makes at most BUDGETm heap actions (LOAD, STORE, DROP).
  * ACQUIRE (the increment that follows a load), safepoints and applying
  * ready decrements are not counted, and it goes on doing those forever.
  * Every choice and every interleaving with the other mutator and with the
- * collector is explored.
- *
- * Increments (ACQUIRE, and the first step of STORE) follow the owner's
- * inline path, the most permissive order: observe ob_tid bit 31 / IN_GC,
- * increment, then (slow path) set TOUCHED.  Another thread increments
- * first and checks IN_GC after, which only adds TOUCHED flags set
- * spuriously after the mark; those only make objects black.             */
+ * collector is explored.                                                 */
 proctype mutator(byte me)
 {
     byte budget = (me == 0 -> BUDGET0 : BUDGET1);
-    byte p = NIL, v = NIL, old = NIL;
-    bit f;
+    byte p = NIL, v = NIL, old = NIL, a = NIL;
+    bit f, dy, fr, cl;
 
     do
     /* LOAD: the atomic load (acquire) of a slot of an object the thread
@@ -374,16 +463,10 @@ proctype mutator(byte me)
         :: (borrowed[me] & ~held[me]) & BIT(1) -> p = 1
         :: (borrowed[me] & ~held[me]) & BIT(2) -> p = 2
         :: (borrowed[me] & ~held[me]) & BIT(3) -> p = 3
-        fi;
-        assert(!freed[p]);
-        f = in_gc[p]
+        fi
        }
-       atomic { assert(!freed[p]); rc[p]++; held[me] = held[me] | BIT(p) }
-#ifndef BROKEN_NO_TOUCHED
-       atomic { if :: f -> touched[p] = 1 :: else fi; f = 0; p = NIL }
-#else
-       atomic { f = 0; p = NIL }
-#endif
+       incref(me, p, f, 1);
+       p = NIL
 
     /* STORE (ouro_record_set): v is NIL or a pointer the thread has; p is
      * an object it can reach.
@@ -406,20 +489,10 @@ proctype mutator(byte me)
         :: HAS(me, 1) -> v = 1
         :: HAS(me, 2) -> v = 2
         :: HAS(me, 3) -> v = 3
-        fi;
-        if
-        :: v != NIL -> assert(!freed[v]); f = in_gc[v]
-        :: else
         fi
        }
        if
-       :: v != NIL ->
-            atomic { assert(!freed[v]); rc[v]++ }
-#ifndef BROKEN_NO_TOUCHED
-            atomic { if :: f -> touched[v] = 1 :: else fi; f = 0 }
-#else
-            f = 0
-#endif
+       :: v != NIL -> incref(me, v, f, 0)
        :: else
        fi;
        atomic {
@@ -456,24 +529,65 @@ proctype mutator(byte me)
         p = NIL
        }
 
-    /* SAFEPOINT: ouro_safepoint, a quiescent point.  The thread forgets
-     * its borrowed pointers (the user's contract), and ouro__gp_quiescent
-     * removes it from every goal, the collector's handshake included.
-     * ABSTRACTION: handing over candidate buffers (W0) is not modelled.   */
-    :: d_step { borrowed[me] = 0; leave_goals(me) }
+    /* SAFEPOINT: ouro_safepoint -> ouro__quiescent.  The thread forgets
+     * its borrowed pointers (the user's contract); ouro__gp_quiescent
+     * removes it from every goal, the collector's handshake included; then
+     * it diverts its inline increments iff a collection is running.       */
+    :: d_step {
+        borrowed[me] = 0;
+        leave_goals(me);
+        if
+        :: gc_active -> div = div | BIT(me)
+        :: else -> div = div & ~BIT(me)
+        fi
+       }
 
-    /* APPLY the oldest pending decrement once its goal is reached; may
-     * free objects, which cascades.                                      */
-    :: HAS_READY(me) -> apply_one_ready(me)
+    /* APPLY the oldest pending decrement once its goal is reached
+     * (ouro__apply_decref -> decref_shared): a decrement that will leave
+     * the count positive first makes the object a candidate, while this
+     * thread still holds the reference; then the decrement (one CAS); at
+     * zero, object_died.                                                 */
+    :: atomic {
+        HAS_READY(me) ->
+        a = pend_obj[me * NPT];
+        gj = me * NPT;
+        do
+        :: gj < (me + 1) * NPT - 1 ->
+            pend_obj[gj] = pend_obj[gj + 1];
+            pend_wait[gj] = pend_wait[gj + 1];
+            gj++
+        :: else -> break
+        od;
+        pend_obj[gj] = NIL;
+        pend_wait[gj] = 0;
+        gj = 0;
+        assert(!freed[a]);          /* no use of a freed object */
+        if
+        :: rc[a] > 1 -> maybe_buffer(a)
+        :: else
+        fi
+       }
+       atomic {
+        assert(!freed[a]);
+        assert(rc[a] > 0);          /* no underflow */
+        rc[a]--;
+        dy = (rc[a] == 0)
+       }
+       if
+       :: dy -> assert(!in_gc[a]); object_died(a, fr, cl)
+       :: else
+       fi;
+       atomic { a = NIL; dy = 0 }
     od
 }
 
 /* ------------------------------------------------------------------ */
-/* The collector (docs/collector.md, "The algorithm, one collection")  */
+/* The collector (docs/collector.md, "The algorithm, one collection"; */
+/* collector/collect.c, ouro__gc_collect_once)                         */
 /* ------------------------------------------------------------------ */
 
-/* x := the smallest member of `set` above x (x < NOBJ on entry; the
- * caller checks that there is one).                                      */
+/* x := the smallest member of `set` above x (the caller checks that there
+ * is one, with MORE).                                                    */
 inline next_member(x, set)
 {
     x++;
@@ -484,8 +598,8 @@ inline next_member(x, set)
 }
 #define MORE(x, set)    (((set) >> ((x) + 1)) != 0)
 
-/* black := its closure along the edges edge[] within `set` (i, j: loop
- * counters, left at 0).                                                  */
+/* black := its closure along the recorded edges edge[] within `set`
+ * (blacken_recorded).  i, j: loop counters, left at 0.                   */
 inline spread_black(black, set, i, j)
 {
     j = 0;
@@ -509,9 +623,8 @@ inline spread_black(black, set, i, j)
     j = 0
 }
 
-/* A handshake: a grace period the collector starts and waits for,
- * offline, until every mutator online at its start has passed a
- * quiescent point.                                                       */
+/* A handshake: a grace period the collector starts and waits for, offline,
+ * until every mutator online at its start has passed a quiescent point.  */
 inline handshake()
 {
     hs_wait = online & MUTMASK;
@@ -521,43 +634,81 @@ inline handshake()
 proctype collector()
 {
     byte ncoll = 0;
-    byte sub, todo, S, Sp, Spp, black, x, c, i, j;
-    byte edge[NOBJ];    /* edges read (trial deletion, then pass 3)    */
-    byte cnt[NOBJ];     /* counts read                                  */
-    bit flag[NOBJ];     /* TOUCHED | DIRTY read in pass 3               */
-    short scratch;
+    byte taken, sub, cand, todo, S, Sp, Spp, black, x, c, i, j;
+    byte edge[NOBJ];    /* edges recorded by pass 3                      */
+    byte tdcnt[NOBJ];   /* counts read by trial deletion (node->count)   */
+    byte vcnt[NOBJ];    /* counts read by pass 3                         */
+    byte ine[NOBJ];     /* in_edges                                      */
+    bit flag[NOBJ];     /* TOUCHED | DIRTY read by pass 3                */
+    bit ok, dy, fr, cl;
 
     do
     :: ncoll == NCOLL -> break
     :: ncoll < NCOLL ->
 
-    /* 1-2. CANDIDATES.  ABSTRACTION: buffering and handshake W0 are not
-     * modelled.  Any set of live tracked objects may be the candidates
-     * (an over-approximation of what the buffers can hold); the buffer's
-     * reference is the collector's hold on each, taken atomically with
-     * the choice (the object is alive then, as when the applying thread
-     * buffered it).  The empty choice is an empty collection.            */
+    /* START and TAKE (ouro__cand_take_all).  gc_active is set (release),
+     * then the set is swapped for an empty one under its lock; no object
+     * is touched, and taken candidates keep BUFFERED.
+     * ABSTRACTION: one shard, and the store of gc_active is in the same
+     * step (a quiescent point between the two would divert the thread
+     * just the same).                                                    */
     atomic {
         ncoll++;
-        if
-        :: !freed[1] -> rc[1]++; sub = sub | BIT(1)
-        :: true
-        fi;
-        if
-        :: !freed[2] -> rc[2]++; sub = sub | BIT(2)
-        :: true
-        fi;
-        if
-        :: !freed[3] -> rc[3]++; sub = sub | BIT(3)
-        :: true
-        fi;
-        todo = sub
+        gc_active = 1;
+        x = 1;
+        do
+        :: x < NOBJ ->
+            if
+            :: in_set[x] -> in_set[x] = 0; taken = taken | BIT(x)
+            :: else
+            fi;
+            x++
+        :: else -> break
+        od;
+        x = 0
     }
 
+    /* HOLD each taken candidate (hold_candidate): ouro__try_incref_shared
+     * fails exactly when the count is zero (a zombie, settled by a claim);
+     * otherwise mark_node's CAS sets HELD and IN_GC and clears TOUCHED,
+     * DIRTY and BUFFERED.                                                */
+    do
+    :: MORE(x, taken) ->
+        atomic {
+            next_member(x, taken);
+            assert(!freed[x]);      /* the set never hands out freed memory */
+            if
+            :: rc[x] > 0 -> rc[x]++; ok = 1
+            :: else -> ok = 0
+            fi
+        }
+        if
+        :: ok ->
+            atomic {
+                in_gc[x] = 1; touched[x] = 0; dirty[x] = 0; buffered[x] = 0;
+                sub = sub | BIT(x);
+                cand = cand | BIT(x);
+                todo = todo | BIT(x);
+                ok = 0
+            }
+        :: else ->
+            atomic { zombie_claim(x, fr) }
+            if
+            :: fr -> d_step { dead = BIT(x); free_dead(); fr = 0 }
+            :: else
+            fi
+        fi
+    :: else -> break
+    od;
+    x = 0;
+    taken = 0;
+
 #ifdef ABSTRACT_TRIAL
-    /* 3. TRIAL DELETION, ABSTRACTED: S is any subset of the held objects.
+    /* TRIAL DELETION, ABSTRACTED: S is any subset of the held candidates.
      * Safety must not depend on how good trial deletion's guess is, so
-     * this checks validation on its own, for every S.                    */
+     * this checks the validation on its own, for every S.  Without trial
+     * deletion the count read for re-buffering is not taken: re-buffering
+     * is a free choice below.                                            */
     atomic {
         if
         :: sub & BIT(1) -> S = S | BIT(1)
@@ -574,89 +725,96 @@ proctype collector()
         todo = 0
     }
 #else
-    /* 3. TRIAL DELETION, concurrent with the mutators.
-     * Walk the tracked subgraph from the candidates: load each slot of a
-     * held object (traverse), and hold (increment) each new child before
-     * reading its count.  Load-then-increment is protected by a grace
-     * period: the collector comes online (gp_online) before the load and
-     * goes offline after the increment.                                  */
+    /* TRIAL DELETION (concurrent).  Pop a node: read its count (less the
+     * hold), then traverse it (load its slot).  A tracked child not yet in
+     * the table is held with ouro_incref: load-then-increment, protected
+     * by a grace period, so the collector is online from the load to the
+     * increment; then marked (mark_node).  Every edge found counts as an
+     * in-edge of its target.  ABSTRACTION: nodes are popped in index
+     * order.                                                             */
     do
     :: todo == 0 -> break
-    :: atomic {
-        todo != 0 ->
-        x = 0;
-        next_member(x, todo);
-        todo = todo & ~BIT(x);
-        assert(!freed[x]);          /* holds keep it alive */
-        c = slot[x];
-        edge[x] = c;
+    :: todo != 0 ->
+        d_step {
+            x = 0;
+            next_member(x, todo);
+            todo = todo & ~BIT(x);
+            assert(!freed[x]);
+            tdcnt[x] = rc[x]
+        }
+        atomic {
+            assert(!freed[x]);
+            c = slot[x];
+            if
+            :: c != NIL && (sub & BIT(c)) == 0 ->
+                online = online | BIT(COLL)     /* gp_online, then load */
+            :: else
+            fi
+        }
         if
         :: c != NIL && (sub & BIT(c)) == 0 ->
-            online = online | BIT(COLL)
-        :: else -> c = NIL
-        fi;
-        x = 0
-       }
-       if
-       :: c != NIL ->
             atomic {
                 assert(!freed[c]);  /* the grace period protects it */
                 rc[c]++;
-                sub = sub | BIT(c);
-                todo = todo | BIT(c);
                 online = online & ~BIT(COLL);
-                leave_goals(COLL);
-                c = 0
+                leave_goals(COLL)
             }
-       :: else -> c = 0
-       fi
+            atomic {
+                in_gc[c] = 1; touched[c] = 0; dirty[c] = 0;
+                sub = sub | BIT(c);
+                todo = todo | BIT(c)
+            }
+        :: else
+        fi;
+        atomic {
+            if
+            :: c != NIL -> ine[c]++
+            :: else
+            fi;
+            c = 0; x = 0
+        }
     od;
+    skip;   /* (a break may not jump into a d_step) */
 
-    /* Read each count, racing with the mutators. */
-    do
-    :: MORE(x, sub) ->
-        d_step { next_member(x, sub); assert(!freed[x]); cnt[x] = rc[x] }
-    :: else -> break
-    od;
-    x = 0;
-
-    /* mark gray, scan, collect white: on the side table only (no shared
-     * state).  scratch = count - hold - edges from the subgraph; scratch
-     * > 0 is a black root; black spreads along the edges read; the rest
-     * is S.                                                              */
+    /* White iff count - hold == in_edges; the rest are black roots. */
     d_step {
         black = 0;
         x = 1;
         do
         :: x < NOBJ ->
             if
-            :: sub & BIT(x) ->
-                scratch = cnt[x] - 1;
-                i = 1;
-                do
-                :: i < NOBJ ->
-                    if
-                    :: (sub & BIT(i)) && edge[i] == x -> scratch--
-                    :: else
-                    fi;
-                    i++
-                :: else -> break
-                od;
-                if
-                :: scratch > 0 -> black = black | BIT(x)
-                :: else
-                fi
+            :: (sub & BIT(x)) && tdcnt[x] - 1 != ine[x] -> black = black | BIT(x)
             :: else
             fi;
+            ine[x] = 0;
             x++
         :: else -> break
         od;
-        spread_black(black, sub, i, j);
-        S = sub & ~black;
-        black = 0; scratch = 0; x = 0;
-        edge[1] = 0; edge[2] = 0; edge[3] = 0;
-        cnt[1] = 0; cnt[2] = 0; cnt[3] = 0
+        x = 0;
+        todo = black
     }
+    /* scan_black: traverse each black node again (its current slot) and
+     * blacken the white node it points to.                               */
+    do
+    :: todo == 0 -> break
+    :: todo != 0 ->
+        atomic {
+            x = 0;
+            next_member(x, todo);
+            todo = todo & ~BIT(x);
+            assert(!freed[x]);
+            c = slot[x];
+            if
+            :: c != NIL && (sub & BIT(c)) && (black & BIT(c)) == 0 ->
+                black = black | BIT(c);
+                todo = todo | BIT(c)
+            :: else
+            fi;
+            c = 0; x = 0
+        }
+    od;
+    skip;   /* (a break may not jump into a d_step) */
+    d_step { S = sub & ~black; black = 0 }
 #endif
 
 #ifdef BROKEN_NO_VALIDATION
@@ -666,38 +824,19 @@ proctype collector()
     if
     :: S == 0 -> Spp = 0
     :: S != 0 ->
-        /* 4. MARK each member of S: set IN_GC, clear TOUCHED and DIRTY (one
-         * RMW of ob_gc), and bit 31 of ob_tid; 5. then start HANDSHAKE W1.
-         * ABSTRACTION: all marks and the start of W1 are one step.  Any
-         * mutator action between a mark and the start of W1 comes before
-         * that mutator's quiescent point in W1, exactly as if it came
-         * after the start; an action before a mark that does not see it
-         * comes before that quiescent point too.                         */
-        atomic {
-            x = 1;
-            do
-            :: x < NOBJ ->
-                if
-                :: S & BIT(x) ->
-                    assert(!freed[x]);
-                    in_gc[x] = 1; touched[x] = 0; dirty[x] = 0
-                :: else
-                fi;
-                x++
-            :: else -> break
-            od;
-            x = 0;
-            hs_wait = online & MUTMASK
-        }
-        (hs_wait == 0);             /* W1 ends */
+        /* (4. MARK: done at the holds; flags have accumulated since.)
+         * 5. HANDSHAKE W1                                                */
+        handshake();
 
-        /* 6. VALIDATE (pass 3).  Per member: load its slot and record the
-         * edge if it points to a member; then read its count and flags.
-         * Each step races with the mutators.
-         * ABSTRACTION: count and flags are read in one step.  Flags only
-         * get set after the mark, and refine reads them again after W2,
-         * so reading them here earlier or later changes nothing (a flag
-         * seen here is seen by refine, and black spreads the same way).  */
+        /* 6. VALIDATE (pass 3): traverse every member (load its slot) and
+         * record the edges between members; then, member by member, read
+         * its flags and its count (blacken_if(miscounted)).  Each step
+         * races with the mutators.
+         * ABSTRACTION: a member's flags and count are read in one step.
+         * Flags are never cleared between the hold and the free, and
+         * refine reads them again after W2, so reading them here earlier
+         * or later changes nothing (a flag seen here is seen by refine,
+         * and black spreads the same way).                               */
         do
         :: MORE(x, S) ->
             d_step {
@@ -710,10 +849,16 @@ proctype collector()
                 fi;
                 c = 0
             }
+        :: else -> break
+        od;
+        x = 0;
+        do
+        :: MORE(x, S) ->
             d_step {
+                next_member(x, S);
                 assert(!freed[x]);
-                cnt[x] = rc[x];
-                flag[x] = touched[x] | dirty[x]
+                flag[x] = touched[x] | dirty[x];
+                vcnt[x] = rc[x]
             }
         :: else -> break
         od;
@@ -729,20 +874,19 @@ proctype collector()
             :: x < NOBJ ->
                 if
                 :: S & BIT(x) ->
-                    scratch = 0;        /* internal(x) */
+                    c = 0;              /* internal(x) */
                     i = 1;
                     do
                     :: i < NOBJ ->
                         if
-                        :: (S & BIT(i)) && edge[i] == x -> scratch++
+                        :: (S & BIT(i)) && edge[i] == x -> c++
                         :: else
                         fi;
                         i++
                     :: else -> break
                     od;
                     if
-                    :: cnt[x] - 1 != scratch || flag[x] ->
-                        black = black | BIT(x)
+                    :: vcnt[x] - 1 != c || flag[x] -> black = black | BIT(x)
                     :: else
                     fi
                 :: else
@@ -752,26 +896,27 @@ proctype collector()
             od;
             spread_black(black, S, i, j);
             Sp = S & ~black;
-            black = 0; scratch = 0; x = 0;
-            cnt[1] = 0; cnt[2] = 0; cnt[3] = 0;
+            black = 0; c = 0; x = 0;
+            vcnt[1] = 0; vcnt[2] = 0; vcnt[3] = 0;
             flag[1] = 0; flag[2] = 0; flag[3] = 0
         }
 
 #ifndef BROKEN_NO_W2
-        /* 7. HANDSHAKE W2 */
+        /* 7. HANDSHAKE W2.  ABSTRACTION: skipped when S' is empty (then
+         * nothing is freed, and the wait only delays the release).        */
         if
         :: Sp != 0 -> handshake()
         :: else
         fi;
-
 #endif
+
 #ifndef BROKEN_NO_REFINE
         /* 8. REFINE: members of S' now TOUCHED or DIRTY are black roots;
          * black spreads along the recorded edges; the rest is S''.
          * ABSTRACTION: the flags of all members are read in one step.
-         * Flags are never cleared between W1 and the free, so reading them
-         * all at the first read sees a subset of what reading them one by
-         * one would: S'' can only get larger.                            */
+         * Flags are never cleared until the free, so reading them all at
+         * the first read sees a subset of what reading them one by one
+         * would: S'' can only get larger.                                */
         d_step {
             black = 0;
             x = 1;
@@ -802,42 +947,99 @@ proctype collector()
     fi;
 #endif
 
-    /* 10. FREE each member of S'' (the safety assertions are in
-     * assert_dead): unmark it, release its references to non-members at
-     * once, free it.                                                     */
+    /* 10. FREE (free_garbage).  First, per member: take it out of the set
+     * if it was buffered again (ouro__cand_forget), and release its
+     * reference to a non-member at once (G4).  A referent that dies is
+     * freed (the dead list).  Then free the members (safety assertions in
+     * assert_dead).                                                      */
     do
     :: MORE(x, Spp) ->
-        d_step { next_member(x, Spp); free_cascade(x, Spp) }
+        d_step {
+            next_member(x, Spp);
+            assert(!freed[x]);
+            if
+            :: buffered[x] ->
+                assert(in_set[x]);  /* else ouro__fatal */
+                in_set[x] = 0;
+                buffered[x] = 0
+            :: else
+            fi;
+            gs = slot[x];
+            if
+            :: gs != NIL && (Spp & BIT(gs)) == 0 ->
+                slot[x] = NIL;
+                dead = 0;
+                decref_now(gs);
+                free_dead()
+            :: else
+            fi;
+            gs = 0
+        }
     :: else -> break
     od;
-
-    /* Unmark everything else, and drop every other hold with an ordinary
-     * deferred decrement (thread-local records: one step).  The collector
-     * is offline: the goal is the set of mutators.                       */
-    atomic {
-        x = 1;
-        do
-        :: x < NOBJ ->
-            if
-            :: S & BIT(x) & ~Spp -> in_gc[x] = 0
-            :: else
-            fi;
-            if
-            :: sub & BIT(x) & ~Spp -> record(COLL, x)
-            :: else
-            fi;
-            x++
-        :: else -> break
-        od;
-        x = 0; sub = 0; todo = 0; S = 0; Spp = 0
-    }
-
-    /* Apply the collector's decrements as their goal is reached (it waits
-     * for them, offline, like ouro_flush).                               */
+    x = 0;
     do
-    :: HAS_READY(COLL) -> apply_one_ready(COLL)
-    :: !HAS_PENDING(COLL) -> break
-    od
+    :: MORE(x, Spp) ->
+        d_step {
+            next_member(x, Spp);
+#ifdef SANITY_FREES_CYCLE
+            /* Non-vacuity: SPIN must be able to violate this, i.e. reach
+             * a state where the collector frees a member that points to
+             * another member (a garbage cycle or chain in S''). */
+            assert(slot[x] == NIL || (Spp & BIT(slot[x])) == 0);
+#endif
+            assert_dead(x, Spp);
+            freed[x] = 1;
+            rc[x] = 0;
+            in_gc[x] = 0; touched[x] = 0; dirty[x] = 0;
+            slot[x] = NIL
+        }
+    :: else -> break
+    od;
+    x = 0;
+
+    /* RELEASE the rest (release_rest), per held object: clear its marks,
+     * buffer it again if it is a candidate whose count moved since trial
+     * deletion read it, then drop the hold at once without buffering
+     * (ouro__release_hold); at zero, object_died.                        */
+    d_step { sub = sub & ~Spp; S = 0; Spp = 0 }
+    do
+    :: MORE(x, sub) ->
+        atomic {
+            next_member(x, sub);
+            assert(!freed[x]);
+            in_gc[x] = 0; touched[x] = 0; dirty[x] = 0;
+#ifdef ABSTRACT_TRIAL
+            if
+            :: cand & BIT(x) -> maybe_buffer(x)
+            :: true
+            fi
+#else
+            if
+            :: (cand & BIT(x)) && rc[x] != tdcnt[x] -> maybe_buffer(x)
+            :: else
+            fi
+#endif
+        }
+        atomic {
+            assert(!freed[x]);
+            assert(rc[x] > 0);
+            rc[x]--;
+            dy = (rc[x] == 0)
+        }
+        if
+        :: dy -> object_died(x, fr, cl)
+        :: else
+        fi;
+        d_step { dy = 0; tdcnt[x] = 0 }
+    :: else -> break
+    od;
+    skip;   /* (a break may not jump into a d_step) */
+    d_step { x = 0; sub = 0; cand = 0 }
+
+    /* END: gc_active = 0; threads stop diverting at their next quiescent
+     * point.                                                             */
+    gc_active = 0
 
     od
 }
@@ -850,7 +1052,9 @@ proctype collector()
  *   rc[1] = 2 (root, 2)   rc[2] = 2 (1, mutator 0)   rc[3] = 1 (mutator 1)
  * A live cycle, reachable from the root and from a thread.  The mutators
  * can cut the root's edge, drop, load and re-link (garbage cycles, chains,
- * self-loops, 3 joining or leaving the cycle) while the collector runs.  */
+ * self-loops, 3 joining or leaving the cycle) while the collector runs.
+ * The candidate set starts with any subset of {1, 2, 3} (earlier
+ * decrements that left their counts positive); later decrements add to it. */
 init {
     atomic {
         slot[ROOT] = 1;
@@ -862,9 +1066,19 @@ init {
         rc[3] = 1;
         held[0] = BIT(2);
         held[1] = BIT(3);
+        gi = 1;
+        do
+        :: gi < NOBJ ->
+            if
+            :: buffered[gi] = 1; in_set[gi] = 1
+            :: skip
+            fi;
+            gi++
+        :: else -> break
+        od;
         gi = 0;
         do
-        :: gi < NTHR * NPT -> pend_obj[gi] = NIL; gi++
+        :: gi < NMUT * NPT -> pend_obj[gi] = NIL; gi++
         :: else -> break
         od;
         gi = 0;

@@ -279,7 +279,8 @@ typedef struct ouro_gc_stats {
     uint64_t threshold;           /* the adaptive threshold now */
     uint64_t last_phase_ns[OURO_GC_PHASES];
     uint64_t total_phase_ns[OURO_GC_PHASES];
-    uint64_t last_collection_ns;
+    uint64_t last_collection_ns;  /* wall time of the last collection */
+    uint64_t last_collection_cpu_ns;  /* CPU time the collector used for it */
 } ouro_gc_stats;
 
 void ouro_gc_get_stats(ouro_gc_stats *out);
