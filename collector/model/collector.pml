@@ -38,6 +38,7 @@
  *                         pointing to another member; SPIN must violate it
  *                         (the model does reach the collector's real work).
  *   BUDGET0=n, BUDGET1=n  heap actions of mutator 0 / 1 (default 2 / 1).
+ *   INITSET=mask, ANYSET  the candidate set at the start (see init).
  *   NCOLL=n               collections run by the collector (default 1).
  */
 
@@ -61,6 +62,14 @@
 #ifndef NCOLL
 #define NCOLL   1
 #endif
+/* The candidate set at the start, as a bitmask of objects (default {1, 3}:
+ * a member of the cycle, and an object whose only reference a mutator can
+ * drop, which makes it a zombie if the collector has taken it); ANYSET:
+ * any subset of {1, 2, 3}.  Decrements that leave a count positive add
+ * candidates as the model runs.                                           */
+#ifndef INITSET
+#define INITSET 10
+#endif
 
 /* Room for a mutator's pending deferred decrements: at most one per heap
  * action.  (The collector records none: it releases at once.)           */
@@ -70,6 +79,27 @@
 #endif
 
 #define BIT(x)  (1 << (x))
+
+/* Event lines for reading a counterexample: `spin -t collector.pml` (or
+ * check.sh with VERBOSE=1) prints them; pan ignores printf.              */
+#define EV      printf
+inline print_set(set)
+{
+    printf("{");
+    if
+    :: set & BIT(1) -> printf(" 1")
+    :: else
+    fi;
+    if
+    :: set & BIT(2) -> printf(" 2")
+    :: else
+    fi;
+    if
+    :: set & BIT(3) -> printf(" 3")
+    :: else
+    fi;
+    printf(" }\n")
+}
 
 /* ------------------------------------------------------------------ */
 /* The heap                                                            */
@@ -132,12 +162,17 @@ byte borrowed[NMUT];
  * wr_seq, >= every goal taken before).  Steps are sequentially consistent;
  * gp.c's release/acquire pairs and seq_cst fences provide this.
  *
- * online: the mutators are online throughout (ABSTRACTION: no blocking
- * regions, no detach; an offline thread cannot read containers, so it
- * opens no new way to reach an object).  The collector is online only
- * from loading a child pointer until it holds it, the one place where it
- * needs a grace period's protection; offline everywhere else is the
- * weakest assumption about it (it never delays a grace period).          */
+ * online: the mutators are online throughout.  ABSTRACTION: no blocking
+ * regions and no detach.  ouro_blocking_begin (gp_offline) drops the
+ * borrowed pointers and leaves every goal, as a quiescent point does;
+ * offline the thread may not read containers, only drop or increment what
+ * it holds; ouro_blocking_end is gp_online plus a quiescent point (which
+ * diverts it).  An online mutator that passes a safepoint, idles, and
+ * passes another covers the same behaviour here.
+ * The collector is online only from loading a child pointer until it
+ * holds it, the one place where it needs a grace period's protection;
+ * offline everywhere else is the weakest assumption about it (it never
+ * delays a grace period).                                                */
 byte online = MUTMASK;
 
 /* The collector's handshake (W1, W2): the mutators still to pass.        */
@@ -230,8 +265,10 @@ inline died_decide(o, fr, cl)
 inline zombie_claim(o, fr)
 {
     if
-    :: zclaim[o] -> zclaim[o] = 0; buffered[o] = 0; fr = 1
-    :: else -> zclaim[o] = 1
+    :: zclaim[o] -> zclaim[o] = 0; buffered[o] = 0; fr = 1;
+        EV("   zombie %d: second claim, frees it\n", o)
+    :: else -> zclaim[o] = 1;
+        EV("   zombie %d: first claim, leaves it\n", o)
     fi
 }
 
@@ -340,6 +377,7 @@ inline free_dead()
         :: else -> break
         od;
         dead = dead & ~BIT(gx);
+        EV("   object %d: count 0, freed\n", gx);
         assert(!in_gc[gx]);
         assert_dead(gx, 0);
         freed[gx] = 1;
@@ -360,17 +398,28 @@ inline free_dead()
 }
 
 /* object_died(o) in a process (mutator or collector): the decision, then
- * the claim if o is a zombie, then the free.  fr, cl: the caller's
- * locals, left at 0.                                                     */
+ * the claim if o is a zombie.  The free (push_dead, then the dead list)
+ * goes with the step that decides it: nobody can reach o by then, nor
+ * find it in the set.  fr, cl: the caller's locals, left at 0.           */
 inline object_died(o, fr, cl)
 {
-    atomic { died_decide(o, fr, cl) }
+    d_step {
+        died_decide(o, fr, cl);
+        if
+        :: fr -> dead = BIT(o); free_dead(); fr = 0
+        :: else
+        fi
+    }
     if
-    :: cl -> atomic { zombie_claim(o, fr); cl = 0 }
-    :: else
-    fi;
-    if
-    :: fr -> d_step { dead = BIT(o); free_dead(); fr = 0 }
+    :: cl ->
+        d_step {
+            zombie_claim(o, fr);
+            cl = 0;
+            if
+            :: fr -> dead = BIT(o); free_dead(); fr = 0
+            :: else
+            fi
+        }
     :: else
     fi
 }
@@ -404,7 +453,7 @@ inline object_died(o, fr, cl)
  * the new reference.                                                     */
 inline incref(me, o, f, acq)
 {
-    atomic {
+    d_step {
         assert(!freed[o]);          /* no use of a freed object */
         rc[o]++;
         if
@@ -415,7 +464,7 @@ inline incref(me, o, f, acq)
     }
     if
     :: f ->
-        atomic {
+        d_step {
 #ifndef BROKEN_NO_TOUCHED
             if
             :: in_gc[o] -> touched[o] = 1
@@ -452,6 +501,7 @@ proctype mutator(byte me)
         fi;
         budget--;
         assert(!freed[p]);          /* no use of a freed object */
+        EV("M%d: load %d.slot -> %d (borrowed)\n", me, p, slot[p]);
         borrowed[me] = borrowed[me] | BIT(slot[p]);
         p = NIL
        }
@@ -463,7 +513,8 @@ proctype mutator(byte me)
         :: (borrowed[me] & ~held[me]) & BIT(1) -> p = 1
         :: (borrowed[me] & ~held[me]) & BIT(2) -> p = 2
         :: (borrowed[me] & ~held[me]) & BIT(3) -> p = 3
-        fi
+        fi;
+        EV("M%d: incref %d, keeps it\n", me, p)
        }
        incref(me, p, f, 1);
        p = NIL
@@ -495,13 +546,14 @@ proctype mutator(byte me)
        :: v != NIL -> incref(me, v, f, 0)
        :: else
        fi;
-       atomic {
+       d_step {
         assert(!freed[p]);          /* no use of a freed object */
         old = slot[p];
+        EV("M%d: store %d.slot := %d (was %d; 4 is NIL)\n", me, p, v, old);
         slot[p] = v;
         v = NIL
        }
-       atomic {
+       d_step {
 #ifndef BROKEN_NO_DIRTY
         if
         :: in_gc[p] -> dirty[p] = 1
@@ -524,6 +576,7 @@ proctype mutator(byte me)
         :: budget > 0 && (held[me] & BIT(3)) -> p = 3
         fi;
         budget--;
+        EV("M%d: drop %d (decrement deferred)\n", me, p);
         held[me] = held[me] & ~BIT(p);
         record(me, p);
         p = NIL
@@ -534,6 +587,7 @@ proctype mutator(byte me)
      * removes it from every goal, the collector's handshake included; then
      * it diverts its inline increments iff a collection is running.       */
     :: d_step {
+        EV("M%d: safepoint\n", me);
         borrowed[me] = 0;
         leave_goals(me);
         if
@@ -547,7 +601,7 @@ proctype mutator(byte me)
      * the count positive first makes the object a candidate, while this
      * thread still holds the reference; then the decrement (one CAS); at
      * zero, object_died.                                                 */
-    :: atomic {
+    :: d_step {
         HAS_READY(me) ->
         a = pend_obj[me * NPT];
         gj = me * NPT;
@@ -567,17 +621,18 @@ proctype mutator(byte me)
         :: else
         fi
        }
-       atomic {
+       d_step {
         assert(!freed[a]);
         assert(rc[a] > 0);          /* no underflow */
         rc[a]--;
+        EV("M%d: applies decrement of %d: count %d\n", me, a, rc[a]);
         dy = (rc[a] == 0)
        }
        if
        :: dy -> assert(!in_gc[a]); object_died(a, fr, cl)
        :: else
        fi;
-       atomic { a = NIL; dy = 0 }
+       d_step { a = NIL; dy = 0 }
     od
 }
 
@@ -635,7 +690,7 @@ proctype collector()
 {
     byte ncoll = 0;
     byte taken, sub, cand, todo, S, Sp, Spp, black, x, c, i, j;
-    byte edge[NOBJ];    /* edges recorded by pass 3                      */
+    byte edge[NOBJ];    /* edges read: trial deletion, then pass 3       */
     byte tdcnt[NOBJ];   /* counts read by trial deletion (node->count)   */
     byte vcnt[NOBJ];    /* counts read by pass 3                         */
     byte ine[NOBJ];     /* in_edges                                      */
@@ -652,7 +707,7 @@ proctype collector()
      * ABSTRACTION: one shard, and the store of gc_active is in the same
      * step (a quiescent point between the two would divert the thread
      * just the same).                                                    */
-    atomic {
+    d_step {
         ncoll++;
         gc_active = 1;
         x = 1;
@@ -665,7 +720,8 @@ proctype collector()
             x++
         :: else -> break
         od;
-        x = 0
+        x = 0;
+        EV("C: start, takes candidates "); print_set(taken)
     }
 
     /* HOLD each taken candidate (hold_candidate): ouro__try_incref_shared
@@ -674,17 +730,19 @@ proctype collector()
      * DIRTY and BUFFERED.                                                */
     do
     :: MORE(x, taken) ->
-        atomic {
+        d_step {
             next_member(x, taken);
             assert(!freed[x]);      /* the set never hands out freed memory */
             if
-            :: rc[x] > 0 -> rc[x]++; ok = 1
-            :: else -> ok = 0
+            :: rc[x] > 0 -> rc[x]++; ok = 1;
+                EV("C: holds candidate %d\n", x)
+            :: else -> ok = 0;
+                EV("C: candidate %d is dead (zombie)\n", x)
             fi
         }
         if
         :: ok ->
-            atomic {
+            d_step {
                 in_gc[x] = 1; touched[x] = 0; dirty[x] = 0; buffered[x] = 0;
                 sub = sub | BIT(x);
                 cand = cand | BIT(x);
@@ -692,11 +750,13 @@ proctype collector()
                 ok = 0
             }
         :: else ->
-            atomic { zombie_claim(x, fr) }
-            if
-            :: fr -> d_step { dead = BIT(x); free_dead(); fr = 0 }
-            :: else
-            fi
+            d_step {
+                zombie_claim(x, fr);
+                if
+                :: fr -> dead = BIT(x); free_dead(); fr = 0
+                :: else
+                fi
+            }
         fi
     :: else -> break
     od;
@@ -722,16 +782,18 @@ proctype collector()
         :: sub & BIT(3) -> S = S | BIT(3)
         :: true
         fi;
-        todo = 0
+        todo = 0;
+        EV("C: S = "); print_set(S)
     }
 #else
     /* TRIAL DELETION (concurrent).  Pop a node: read its count (less the
      * hold), then traverse it (load its slot).  A tracked child not yet in
-     * the table is held with ouro_incref: load-then-increment, protected
-     * by a grace period, so the collector is online from the load to the
-     * increment; then marked (mark_node).  Every edge found counts as an
-     * in-edge of its target.  ABSTRACTION: nodes are popped in index
-     * order.                                                             */
+     * the table is held with ouro_incref, load-then-increment, protected
+     * by a grace period: the collector is online from the load to the
+     * increment.  Every edge found counts as an in-edge of its target.
+     * ABSTRACTION: nodes are popped in index order; a child's increment
+     * and its mark_node are one step (a mutator action in between comes
+     * before W1 either way, and the mark would erase its flags).          */
     do
     :: todo == 0 -> break
     :: todo != 0 ->
@@ -740,50 +802,56 @@ proctype collector()
             next_member(x, todo);
             todo = todo & ~BIT(x);
             assert(!freed[x]);
-            tdcnt[x] = rc[x]
+            tdcnt[x] = rc[x];
+            EV("C: trial deletion reads count(%d) = %d\n", x, rc[x])
         }
-        atomic {
+        d_step {
             assert(!freed[x]);
             c = slot[x];
-            if
-            :: c != NIL && (sub & BIT(c)) == 0 ->
-                online = online | BIT(COLL)     /* gp_online, then load */
-            :: else
-            fi
-        }
-        if
-        :: c != NIL && (sub & BIT(c)) == 0 ->
-            atomic {
-                assert(!freed[c]);  /* the grace period protects it */
-                rc[c]++;
-                online = online & ~BIT(COLL);
-                leave_goals(COLL)
-            }
-            atomic {
-                in_gc[c] = 1; touched[c] = 0; dirty[c] = 0;
-                sub = sub | BIT(c);
-                todo = todo | BIT(c)
-            }
-        :: else
-        fi;
-        atomic {
+            edge[x] = c;
+            EV("C: trial deletion reads edge %d -> %d\n", x, c);
             if
             :: c != NIL -> ine[c]++
             :: else
             fi;
-            c = 0; x = 0
+            if
+            :: c != NIL && (sub & BIT(c)) == 0 ->
+                online = online | BIT(COLL)     /* gp_online, then load */
+            :: else -> c = 0
+            fi;
+            x = 0
         }
+        if
+        :: c != 0 ->
+            d_step {
+                assert(!freed[c]);  /* the grace period protects it */
+                rc[c]++;
+                EV("C: holds %d\n", c);
+                online = online & ~BIT(COLL);
+                leave_goals(COLL);
+                in_gc[c] = 1; touched[c] = 0; dirty[c] = 0;
+                sub = sub | BIT(c);
+                todo = todo | BIT(c);
+                c = 0
+            }
+        :: else
+        fi
     od;
     skip;   /* (a break may not jump into a d_step) */
 
-    /* White iff count - hold == in_edges; the rest are black roots. */
+    /* White iff count - hold == in_edges; the rest are black roots, and
+     * black spreads (scan_black).  ABSTRACTION: black spreads along the
+     * edges read above, where scan_black reads the slots once more: either
+     * way S is a guess that the validation must not trust (and
+     * ABSTRACT_TRIAL checks it for every S).  Side-table work only.       */
     d_step {
         black = 0;
         x = 1;
         do
         :: x < NOBJ ->
             if
-            :: (sub & BIT(x)) && tdcnt[x] - 1 != ine[x] -> black = black | BIT(x)
+            :: (sub & BIT(x)) && tdcnt[x] - 1 != ine[x] ->
+                black = black | BIT(x)
             :: else
             fi;
             ine[x] = 0;
@@ -791,30 +859,12 @@ proctype collector()
         :: else -> break
         od;
         x = 0;
-        todo = black
+        spread_black(black, sub, i, j);
+        S = sub & ~black;
+        EV("C: trial deletion: S = "); print_set(S);
+        black = 0;
+        edge[1] = 0; edge[2] = 0; edge[3] = 0
     }
-    /* scan_black: traverse each black node again (its current slot) and
-     * blacken the white node it points to.                               */
-    do
-    :: todo == 0 -> break
-    :: todo != 0 ->
-        atomic {
-            x = 0;
-            next_member(x, todo);
-            todo = todo & ~BIT(x);
-            assert(!freed[x]);
-            c = slot[x];
-            if
-            :: c != NIL && (sub & BIT(c)) && (black & BIT(c)) == 0 ->
-                black = black | BIT(c);
-                todo = todo | BIT(c)
-            :: else
-            fi;
-            c = 0; x = 0
-        }
-    od;
-    skip;   /* (a break may not jump into a d_step) */
-    d_step { S = sub & ~black; black = 0 }
 #endif
 
 #ifdef BROKEN_NO_VALIDATION
@@ -826,7 +876,9 @@ proctype collector()
     :: S != 0 ->
         /* (4. MARK: done at the holds; flags have accumulated since.)
          * 5. HANDSHAKE W1                                                */
+        EV("C: W1 starts\n");
         handshake();
+        EV("C: W1 ends\n");
 
         /* 6. VALIDATE (pass 3): traverse every member (load its slot) and
          * record the edges between members; then, member by member, read
@@ -847,6 +899,7 @@ proctype collector()
                 :: c != NIL && (S & BIT(c)) -> edge[x] = c
                 :: else -> edge[x] = NIL
                 fi;
+                EV("C: pass 3 reads edge %d -> %d\n", x, c);
                 c = 0
             }
         :: else -> break
@@ -858,7 +911,9 @@ proctype collector()
                 next_member(x, S);
                 assert(!freed[x]);
                 flag[x] = touched[x] | dirty[x];
-                vcnt[x] = rc[x]
+                vcnt[x] = rc[x];
+                EV("C: pass 3 reads count(%d) = %d, TOUCHED %d, DIRTY %d\n",
+                   x, rc[x], touched[x], dirty[x])
             }
         :: else -> break
         od;
@@ -896,6 +951,7 @@ proctype collector()
             od;
             spread_black(black, S, i, j);
             Sp = S & ~black;
+            EV("C: tau: S' = "); print_set(Sp);
             black = 0; c = 0; x = 0;
             vcnt[1] = 0; vcnt[2] = 0; vcnt[3] = 0;
             flag[1] = 0; flag[2] = 0; flag[3] = 0
@@ -905,7 +961,7 @@ proctype collector()
         /* 7. HANDSHAKE W2.  ABSTRACTION: skipped when S' is empty (then
          * nothing is freed, and the wait only delays the release).        */
         if
-        :: Sp != 0 -> handshake()
+        :: Sp != 0 -> EV("C: W2 starts\n"); handshake(); EV("C: W2 ends\n")
         :: else
         fi;
 #endif
@@ -936,6 +992,7 @@ proctype collector()
             od;
             spread_black(black, S, i, j);
             Spp = Sp & ~black;
+            EV("C: refine: S'' = "); print_set(Spp);
             black = 0; x = 0
         }
 #else
@@ -947,37 +1004,14 @@ proctype collector()
     fi;
 #endif
 
-    /* 10. FREE (free_garbage).  First, per member: take it out of the set
-     * if it was buffered again (ouro__cand_forget), and release its
-     * reference to a non-member at once (G4).  A referent that dies is
-     * freed (the dead list).  Then free the members (safety assertions in
-     * assert_dead).                                                      */
-    do
-    :: MORE(x, Spp) ->
-        d_step {
-            next_member(x, Spp);
-            assert(!freed[x]);
-            if
-            :: buffered[x] ->
-                assert(in_set[x]);  /* else ouro__fatal */
-                in_set[x] = 0;
-                buffered[x] = 0
-            :: else
-            fi;
-            gs = slot[x];
-            if
-            :: gs != NIL && (Spp & BIT(gs)) == 0 ->
-                slot[x] = NIL;
-                dead = 0;
-                decref_now(gs);
-                free_dead()
-            :: else
-            fi;
-            gs = 0
-        }
-    :: else -> break
-    od;
-    x = 0;
+    /* 10. FREE (free_garbage), member by member: take it out of the set
+     * if it was buffered again (ouro__cand_forget), free it (the safety
+     * assertions are in assert_dead) and release its reference to a
+     * non-member at once (G4); a referent that dies is freed in turn (the
+     * dead list).  ABSTRACTION: one step per member, where the code first
+     * releases every member's references, then frees them all.  Members
+     * are unreachable (asserted), so only the releases are visible, and
+     * they happen in the same order.                                     */
     do
     :: MORE(x, Spp) ->
         d_step {
@@ -988,11 +1022,29 @@ proctype collector()
              * another member (a garbage cycle or chain in S''). */
             assert(slot[x] == NIL || (Spp & BIT(slot[x])) == 0);
 #endif
+            assert(!freed[x]);
+            EV("C: frees member %d\n", x);
+            if
+            :: buffered[x] ->
+                assert(in_set[x]);  /* else ouro__fatal */
+                in_set[x] = 0;
+                buffered[x] = 0
+            :: else
+            fi;
             assert_dead(x, Spp);
             freed[x] = 1;
             rc[x] = 0;
             in_gc[x] = 0; touched[x] = 0; dirty[x] = 0;
-            slot[x] = NIL
+            gs = slot[x];
+            slot[x] = NIL;
+            if
+            :: gs != NIL && (Spp & BIT(gs)) == 0 ->
+                dead = 0;
+                decref_now(gs);
+                free_dead()
+            :: else
+            fi;
+            gs = 0
         }
     :: else -> break
     od;
@@ -1001,13 +1053,17 @@ proctype collector()
     /* RELEASE the rest (release_rest), per held object: clear its marks,
      * buffer it again if it is a candidate whose count moved since trial
      * deletion read it, then drop the hold at once without buffering
-     * (ouro__release_hold); at zero, object_died.                        */
+     * (ouro__release_hold); at zero, object_died.
+     * ABSTRACTION: the first three are one step.  Between them the object
+     * is no longer examined, so flags no longer matter, and a mutator's
+     * buffering in between leaves the same state as after.               */
     d_step { sub = sub & ~Spp; S = 0; Spp = 0 }
     do
     :: MORE(x, sub) ->
-        atomic {
+        d_step {
             next_member(x, sub);
             assert(!freed[x]);
+            assert(rc[x] > 0);
             in_gc[x] = 0; touched[x] = 0; dirty[x] = 0;
 #ifdef ABSTRACT_TRIAL
             if
@@ -1020,11 +1076,9 @@ proctype collector()
             :: else
             fi
 #endif
-        }
-        atomic {
-            assert(!freed[x]);
-            assert(rc[x] > 0);
+            ;
             rc[x]--;
+            EV("C: releases hold on %d: count %d\n", x, rc[x]);
             dy = (rc[x] == 0)
         }
         if
@@ -1053,8 +1107,8 @@ proctype collector()
  * A live cycle, reachable from the root and from a thread.  The mutators
  * can cut the root's edge, drop, load and re-link (garbage cycles, chains,
  * self-loops, 3 joining or leaving the cycle) while the collector runs.
- * The candidate set starts with any subset of {1, 2, 3} (earlier
- * decrements that left their counts positive); later decrements add to it. */
+ * The candidate set starts as INITSET (earlier decrements that left the
+ * counts positive); later decrements add to it.                          */
 init {
     atomic {
         slot[ROOT] = 1;
@@ -1069,10 +1123,17 @@ init {
         gi = 1;
         do
         :: gi < NOBJ ->
+#ifdef ANYSET
             if
             :: buffered[gi] = 1; in_set[gi] = 1
             :: skip
             fi;
+#else
+            if
+            :: INITSET & BIT(gi) -> buffered[gi] = 1; in_set[gi] = 1
+            :: else
+            fi;
+#endif
             gi++
         :: else -> break
         od;
