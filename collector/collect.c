@@ -35,6 +35,7 @@
 
 
 #define QUIESCE_EVERY 1024
+#define PREFETCH_AHEAD 8
 
 typedef struct gc_ctx {
     ouro_thread *self;
@@ -42,6 +43,7 @@ typedef struct gc_ctx {
     uint32_t *stack;
     size_t sp, scap;
     int64_t cur;                 /* node being traversed */
+    uint64_t drained;            /* nodes trial deletion has read */
     bool oom;
     struct ouro_gc_run *run;
 } gc_ctx;
@@ -156,22 +158,33 @@ static void scan_black(gc_ctx *c)
     }
 }
 
-static void trial_deletion(gc_ctx *c)
+/* Trial deletion from the nodes on the stack: read each one's count (it is
+ * held and IN_GC already) and add what it references, held and marked, to
+ * the table.  Run right after each candidate is held, while its header is
+ * still in cache. */
+static void trial_drain(gc_ctx *c)
 {
-    uint64_t n = 0;
     while (c->sp && !c->oom) {
         uint32_t i = c->stack[--c->sp];
         gc_node *node = &c->tab.nodes[i];
         ouro_object *o = node->obj;
+        const ouro_type *tp = o->ob_type;
         node->count = ouro__raw_refcnt(o) - 1;   /* less our hold */
+        node->finalizer = tp->finalize != NULL;
         c->cur = i;
-        if (o->ob_type->traverse)
-            o->ob_type->traverse(o, visit_gray, c);
+        if (tp->traverse)
+            tp->traverse(o, visit_gray, c);
         /* Every node reached is held: passing a quiescent point here is
          * safe and keeps other threads' grace periods moving. */
-        if (++n % QUIESCE_EVERY == 0)
+        if (++c->drained % QUIESCE_EVERY == 0)
             ouro__quiescent(c->self);
     }
+}
+
+/* The guess: white if every reference counted is from an examined node,
+ * then black with everything reachable from outside references. */
+static void trial_color(gc_ctx *c)
+{
     c->run->examined += c->tab.n;
     if (c->oom)
         return;
@@ -179,7 +192,7 @@ static void trial_deletion(gc_ctx *c)
         gc_node *node = &c->tab.nodes[i];
         if (node->color == GC_DEAD)
             continue;
-        if (node->count != node->in_edges) {   /* outside refs, or a race */
+        if (node->count != (int64_t)node->in_edges) {   /* outside refs, or a race */
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
         } else {
@@ -265,6 +278,8 @@ static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
 {
     for (size_t i = 0; i < c->tab.n; i++) {
         gc_node *node = &c->tab.nodes[i];
+        if (i + PREFETCH_AHEAD < c->tab.n)
+            __builtin_prefetch(c->tab.nodes[i + PREFETCH_AHEAD].obj);
         if (node->color == GC_WHITE && bad(c, node)) {
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
@@ -283,7 +298,7 @@ static bool flagged(gc_ctx *c, gc_node *n)
 
 static bool miscounted(gc_ctx *c, gc_node *n)
 {
-    return flagged(c, n) || ouro__raw_refcnt(n->obj) - 1 != n->in_edges;
+    return flagged(c, n) || n->recount != (int64_t)n->in_edges;
 }
 
 /* Steps 4-8 of docs/collector.md on the current white set; returns the
@@ -318,7 +333,14 @@ static size_t validate(gc_ctx *c, bool again)
     t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
         ouro_object *o = t->nodes[i].obj;
-        if (t->nodes[i].color != GC_WHITE || !o->ob_type->traverse)
+        if (t->nodes[i].color != GC_WHITE)
+            continue;
+        if (i + PREFETCH_AHEAD < t->n)
+            __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj);
+        /* After W1, like every read of this pass; miscounted() compares
+         * it with in_edges once all of them are counted. */
+        t->nodes[i].recount = ouro__raw_refcnt(o) - 1;
+        if (!o->ob_type->traverse)
             continue;
         c->cur = (int64_t)i;
         o->ob_type->traverse(o, visit_count, c);
@@ -349,7 +371,7 @@ static bool run_finalizers(gc_ctx *c)
     bool ran = false;
     for (size_t i = 0; i < c->tab.n; i++) {
         ouro_object *o = c->tab.nodes[i].obj;
-        if (c->tab.nodes[i].color != GC_WHITE || !o->ob_type->finalize)
+        if (c->tab.nodes[i].color != GC_WHITE || !c->tab.nodes[i].finalizer)
             continue;
         uint32_t old = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_FINALIZED,
                                                 memory_order_relaxed);
@@ -378,6 +400,8 @@ static void free_garbage(gc_ctx *c)
     gc_table *t = &c->tab;
     for (size_t i = 0; i < t->n; i++) {
         ouro_object *o = t->nodes[i].obj;
+        if (i + PREFETCH_AHEAD < t->n)
+            __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj, 1);
         if (t->nodes[i].color != GC_WHITE)
             continue;
         ouro__cand_forget(o);   /* buffered again during the collection */
@@ -422,7 +446,9 @@ static void release_rest(gc_ctx *c)
     }
 }
 
-/* LSD radix sort of pointers, 11 bits a pass over the bits that vary. */
+/* Address order, to within 2^low bytes: an LSD radix sort, 11 bits a pass,
+ * over at most the top 22 bits that vary (two passes).  Finer order buys
+ * nothing: objects closer than that share a few cache lines anyway. */
 static void sort_by_address(ouro_object **v, size_t n)
 {
     if (n < 2)
@@ -437,8 +463,9 @@ static void sort_by_address(ouro_object **v, size_t n)
     if (!tmp)
         return;   /* unsorted is only slower */
     unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
+    unsigned low = bits > 22 ? bits - 22 : 0;
     ouro_object **src = v, **dst = tmp;
-    for (unsigned shift = 0; shift < bits; shift += 11) {
+    for (unsigned shift = low; shift < bits; shift += 11) {
         size_t count[2048] = {0};
         for (size_t i = 0; i < n; i++)
             count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++;
@@ -484,9 +511,24 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     gc_table_reserve(&c.tab, ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         ouro_object *o = cands[i];
+        /* The first touch of each candidate: start the misses early. */
+        if (i + PREFETCH_AHEAD < ncand)
+            __builtin_prefetch(cands[i + PREFETCH_AHEAD], 1);
+        /* Safe to read before the hold: a taken candidate is freed only
+         * after our zombie claim (candidates.c). */
+        int64_t j = gc_table_lookup(&c.tab, o);
+        if (j >= 0) {
+            /* Reached from an earlier candidate, so held and marked
+             * already: only its candidacy ends (BUFFERED re-arms). */
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+            c.tab.nodes[j].candidate = true;
+            run->candidates++;
+            continue;
+        }
         if (!hold_candidate(&c, o))
             continue;   /* a zombie, freed */
-        int64_t j = gc_table_add(&c.tab, o);
+        j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
@@ -499,11 +541,12 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         c.tab.nodes[j].candidate = true;
         run->candidates++;
         push(&c, (uint32_t)j);
+        trial_drain(&c);
     }
     ouro__mem_free(cands);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
-    trial_deletion(&c);
+    trial_color(&c);
     t = phase_end(run, OURO_GC_PHASE_TRIAL, t);
 
     size_t garbage = 0;

@@ -144,6 +144,8 @@ static bool should_run_locked(void)
 static void *collector_main(void *arg)
 {
     (void)arg;
+    /* Visible in top, perf and debuggers (best effort; _GNU_SOURCE). */
+    pthread_setname_np(pthread_self(), "ouro-gc");
     /* Out of memory, attaching fails: try again until it works or we are
      * told to stop (allocation failure is transient for us). */
     while (ouro__thread_attach(true) != OURO_OK) {

@@ -13,11 +13,13 @@ enum { GC_WHITE, GC_GRAY, GC_BLACK, GC_DEAD /* a zombie, freed */ };
 
 typedef struct gc_node {
     ouro_object *obj;
-    int64_t count;       /* applied count, less the collector's hold */
-    int64_t in_edges;    /* references from examined objects */
-    uint32_t color;
+    int64_t count;       /* applied count at trial deletion, less our hold */
+    int64_t recount;     /* the same, read again after handshake W1 */
+    uint32_t in_edges;   /* references from examined objects */
+    uint8_t color;
     bool candidate;      /* taken from the candidate set */
     bool was_white;      /* garbage after the first validation */
+    bool finalizer;      /* its type has a finalizer */
 } gc_node;
 
 typedef struct gc_edge {

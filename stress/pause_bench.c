@@ -4,7 +4,7 @@
  * measured in one run.
  *
  *   bazel run -c opt //stress:pause_bench [-- --live N --garbage G
- *                                            --no-python]
+ *                                            --mutators M --no-python]
  *
  * 1. A live heap of N records (default 1,000,000) in clusters of 8 linked
  *    in a ring, held by a root list.
@@ -27,10 +27,10 @@
 #include <time.h>
 
 #define CLUSTER 8
-#define MUTATORS 2
+#define MAX_MUTATORS 16
 
 static long live_n = 1000000, garbage_n = 1000000;
-static int run_python = 1;
+static int run_python = 1, mutators = 2;
 static ouro_type node_type;
 static ouro_object **clusters;   /* first node of each cluster */
 static long nclusters;
@@ -176,9 +176,13 @@ int main(int argc, char **argv)
             live_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--garbage") && i + 1 < argc)
             garbage_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--mutators") && i + 1 < argc)
+            mutators = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-python"))
             run_python = 0;
     }
+    if (mutators < 0 || mutators > MAX_MUTATORS)
+        mutators = 2;
     if (live_n < CLUSTER)
         live_n = CLUSTER;
     ouro_config cfg = {.gc_disabled = 1};   /* one collection, on demand */
@@ -191,8 +195,8 @@ int main(int argc, char **argv)
     ouro_flush();
     double build_ms = now_ms() - t0;
 
-    pthread_t m[MUTATORS];
-    for (long i = 0; i < MUTATORS; i++)
+    pthread_t m[MAX_MUTATORS];
+    for (long i = 0; i < mutators; i++)
         pthread_create(&m[i], NULL, mutator, (void *)(i + 1));
     build_garbage();
 
@@ -209,7 +213,7 @@ int main(int argc, char **argv)
 
     atomic_store(&stop, 1);
     ouro_blocking_begin();
-    for (int i = 0; i < MUTATORS; i++)
+    for (int i = 0; i < mutators; i++)
         pthread_join(m[i], NULL);
     ouro_blocking_end();
     uint64_t collected = after.collected - before.collected;
@@ -227,7 +231,7 @@ int main(int argc, char **argv)
 
     printf("ouro pause_bench: live heap %ld objects (built in %.0f ms), "
            "garbage %ld objects in 2-cycles, %d mutators\n",
-           live_n, build_ms, garbage_n, MUTATORS);
+           live_n, build_ms, garbage_n, mutators);
     printf("  collection: %.1f ms wall (%.1f ms of collector CPU), found %lld "
            "unreachable, freed %llu: %.1f ns wall, %.1f ns CPU per object\n",
            collect_ms, after.last_collection_cpu_ns / 1e6, (long long)found,

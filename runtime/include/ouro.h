@@ -260,8 +260,8 @@ uint64_t ouro_gc_get_count(void);
 void ouro_gc_written(ouro_object *o);
 
 enum ouro_gc_phase {
-    OURO_GC_PHASE_CANDIDATES,   /* take and prune candidates */
-    OURO_GC_PHASE_TRIAL,        /* trial deletion over their subgraph */
+    OURO_GC_PHASE_CANDIDATES,   /* take, hold and walk their subgraph */
+    OURO_GC_PHASE_TRIAL,        /* trial deletion: colour white or black */
     OURO_GC_PHASE_VALIDATE,     /* mark, handshake, recount, handshake */
     OURO_GC_PHASE_FINALIZE,     /* finalizers and their re-validation */
     OURO_GC_PHASE_FREE,         /* free the garbage, release the rest */
