@@ -4,6 +4,7 @@
 #include "pause.h"
 
 #include <string.h>
+#include <time.h>
 
 #define LINEAR 16
 #define SUB_BITS 4
@@ -27,19 +28,28 @@ uint64_t ouro_pause_bucket_floor(unsigned b)
     return ((uint64_t)LINEAR + sub) << (e - SUB_BITS);
 }
 
-void ouro__pause_accumulate(struct ouro_thread_totals *d, const ouro_thread *t)
+uint64_t ouro__thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void hist_add(struct ouro__pause_sum *d, const struct ouro__pause_hist *h)
 {
     for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
-        d->pause_hist[i] += atomic_load_explicit(&t->c.pause_hist[i],
-                                                 memory_order_relaxed);
-    d->pause_count += atomic_load_explicit(&t->c.pause_count,
-                                           memory_order_relaxed);
-    d->pause_total_ns += atomic_load_explicit(&t->c.pause_total_ns,
-                                              memory_order_relaxed);
-    uint64_t max = atomic_load_explicit(&t->c.pause_max_ns,
-                                        memory_order_relaxed);
-    if (max > d->pause_max_ns)
-        d->pause_max_ns = max;
+        d->hist[i] += atomic_load_explicit(&h->hist[i], memory_order_relaxed);
+    d->count += atomic_load_explicit(&h->count, memory_order_relaxed);
+    d->total_ns += atomic_load_explicit(&h->total_ns, memory_order_relaxed);
+    uint64_t max = atomic_load_explicit(&h->max_ns, memory_order_relaxed);
+    if (max > d->max_ns)
+        d->max_ns = max;
+}
+
+void ouro__pause_accumulate(struct ouro_thread_totals *d, const ouro_thread *t)
+{
+    hist_add(&d->pause, &t->c.pause);
+    hist_add(&d->pause_cpu, &t->c.pause_cpu);
 }
 
 /* Upper edge of the bucket holding the q-quantile (never above max). */
@@ -63,52 +73,71 @@ static uint64_t quantile(const uint64_t *hist, uint64_t count, uint64_t max,
     return max;
 }
 
+struct pause_query {
+    bool cpu;
+    struct ouro__pause_sum sum;
+};
+
 static void add_live(ouro_thread *t, void *arg)
 {
-    ouro__pause_accumulate(arg, t);
+    struct pause_query *q = arg;
+    hist_add(&q->sum, q->cpu ? &t->c.pause_cpu : &t->c.pause);
+}
+
+static void pauses(bool cpu, ouro_pause_stats *out, uint64_t *hist)
+{
+    static struct pause_query q;   /* large: not on the stack */
+    static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&q_lock);
+    q.cpu = cpu;
+    pthread_mutex_lock(&ouro__registry_lock);
+    q.sum = cpu ? ouro__dead_totals.pause_cpu : ouro__dead_totals.pause;
+    pthread_mutex_unlock(&ouro__registry_lock);
+    ouro__registry_each(add_live, &q);
+    const struct ouro__pause_sum *s = &q.sum;
+    out->count = s->count;
+    out->total_ns = s->total_ns;
+    out->max_ns = s->max_ns;
+    out->p50_ns = quantile(s->hist, s->count, s->max_ns, 0.50);
+    out->p90_ns = quantile(s->hist, s->count, s->max_ns, 0.90);
+    out->p99_ns = quantile(s->hist, s->count, s->max_ns, 0.99);
+    out->p999_ns = quantile(s->hist, s->count, s->max_ns, 0.999);
+    if (hist)
+        memcpy(hist, s->hist, sizeof s->hist);
+    pthread_mutex_unlock(&q_lock);
 }
 
 void ouro_gc_pauses(ouro_pause_stats *out, uint64_t *hist)
 {
-    static struct ouro_thread_totals sum;   /* large: not on the stack */
-    static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_mutex_lock(&sum_lock);
-    memset(&sum, 0, sizeof sum);
-    pthread_mutex_lock(&ouro__registry_lock);
-    memcpy(sum.pause_hist, ouro__dead_totals.pause_hist, sizeof sum.pause_hist);
-    sum.pause_count = ouro__dead_totals.pause_count;
-    sum.pause_total_ns = ouro__dead_totals.pause_total_ns;
-    sum.pause_max_ns = ouro__dead_totals.pause_max_ns;
-    pthread_mutex_unlock(&ouro__registry_lock);
-    ouro__registry_each(add_live, &sum);
-    out->count = sum.pause_count;
-    out->total_ns = sum.pause_total_ns;
-    out->max_ns = sum.pause_max_ns;
-    out->p50_ns = quantile(sum.pause_hist, sum.pause_count, sum.pause_max_ns, 0.50);
-    out->p90_ns = quantile(sum.pause_hist, sum.pause_count, sum.pause_max_ns, 0.90);
-    out->p99_ns = quantile(sum.pause_hist, sum.pause_count, sum.pause_max_ns, 0.99);
-    out->p999_ns = quantile(sum.pause_hist, sum.pause_count, sum.pause_max_ns, 0.999);
-    if (hist)
-        memcpy(hist, sum.pause_hist, sizeof sum.pause_hist);
-    pthread_mutex_unlock(&sum_lock);
+    pauses(false, out, hist);
+}
+
+void ouro_gc_pauses_cpu(ouro_pause_stats *out, uint64_t *hist)
+{
+    pauses(true, out, hist);
+}
+
+static void hist_reset(struct ouro__pause_hist *h)
+{
+    for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
+        atomic_store_explicit(&h->hist[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->total_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->max_ns, 0, memory_order_relaxed);
 }
 
 static void reset_live(ouro_thread *t, void *arg)
 {
     (void)arg;
-    for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
-        atomic_store_explicit(&t->c.pause_hist[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&t->c.pause_count, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->c.pause_total_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&t->c.pause_max_ns, 0, memory_order_relaxed);
+    hist_reset(&t->c.pause);
+    hist_reset(&t->c.pause_cpu);
 }
 
 void ouro_gc_pauses_reset(void)
 {
     pthread_mutex_lock(&ouro__registry_lock);
-    memset(ouro__dead_totals.pause_hist, 0, sizeof ouro__dead_totals.pause_hist);
-    ouro__dead_totals.pause_count = ouro__dead_totals.pause_total_ns = 0;
-    ouro__dead_totals.pause_max_ns = 0;
+    memset(&ouro__dead_totals.pause, 0, sizeof ouro__dead_totals.pause);
+    memset(&ouro__dead_totals.pause_cpu, 0, sizeof ouro__dead_totals.pause_cpu);
     pthread_mutex_unlock(&ouro__registry_lock);
     ouro__registry_each(reset_live, NULL);
 }

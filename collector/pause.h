@@ -19,17 +19,40 @@ static inline void ouro__pause_add(_Atomic uint64_t *c, uint64_t n)
                           memory_order_relaxed);
 }
 
-/* Record one pause of `ns` on the calling thread t. */
-static inline void ouro__pause_record(ouro_thread *t, uint64_t ns)
+static inline void ouro__pause_hist_record(struct ouro__pause_hist *h,
+                                           uint64_t ns)
 {
-    ouro__pause_add(&t->c.pause_hist[ouro__pause_bucket(ns)], 1);
-    ouro__pause_add(&t->c.pause_count, 1);
-    ouro__pause_add(&t->c.pause_total_ns, ns);
-    if (ns > atomic_load_explicit(&t->c.pause_max_ns, memory_order_relaxed))
-        atomic_store_explicit(&t->c.pause_max_ns, ns, memory_order_relaxed);
+    ouro__pause_add(&h->hist[ouro__pause_bucket(ns)], 1);
+    ouro__pause_add(&h->count, 1);
+    ouro__pause_add(&h->total_ns, ns);
+    if (ns > atomic_load_explicit(&h->max_ns, memory_order_relaxed))
+        atomic_store_explicit(&h->max_ns, ns, memory_order_relaxed);
 }
 
-/* Add t's histogram into d (registry lock held). */
+/* CPU time of the calling thread, in ns (a system call: about 0.5 us). */
+uint64_t ouro__thread_cpu_ns(void);
+
+/* Start and end of one pause on thread t. */
+typedef struct ouro__pause_clock {
+    uint64_t wall, cpu;
+} ouro__pause_clock;
+
+static inline ouro__pause_clock ouro__pause_begin(void)
+{
+    ouro__pause_clock pc = {ouro__now_ns(), 0};
+    if (OURO_UNLIKELY(ouro__rt.pause_cpu_clock))
+        pc.cpu = ouro__thread_cpu_ns();
+    return pc;
+}
+
+static inline void ouro__pause_end(ouro_thread *t, ouro__pause_clock pc)
+{
+    ouro__pause_hist_record(&t->c.pause, ouro__now_ns() - pc.wall);
+    if (OURO_UNLIKELY(ouro__rt.pause_cpu_clock))
+        ouro__pause_hist_record(&t->c.pause_cpu, ouro__thread_cpu_ns() - pc.cpu);
+}
+
+/* Add t's histograms into d (registry lock held). */
 void ouro__pause_accumulate(struct ouro_thread_totals *d, const ouro_thread *t);
 
 #endif /* OURO_PAUSE_H */

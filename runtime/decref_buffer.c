@@ -154,11 +154,11 @@ void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max)
 void ouro__decref_slow(ouro_object *o)
 {
     ouro_thread *t = ouro__self_or_die("ouro_decref");
-    uint64_t start = ouro__now_ns();   /* a full buffer is a pause too */
+    ouro__pause_clock pc = ouro__pause_begin();   /* a full buffer is a pause too */
     ouro__decbuf_seal(t);
     ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
     *ouro__tls.dec_pos++ = o;
-    ouro__pause_record(t, ouro__now_ns() - start);
+    ouro__pause_end(t, pc);
 }
 
 void ouro__defer_free(void *block)

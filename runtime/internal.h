@@ -46,6 +46,7 @@ struct ouro_runtime {
     _Atomic int running;          /* 1 between init and shutdown */
     uint32_t batch_cap;           /* entries per decrement batch */
     uint32_t free_slice;          /* objects freed per safepoint */
+    bool pause_cpu_clock;         /* time pauses by CPU clock too */
     uint64_t hash_seed;           /* str hash seed, random per run */
     ouro_config config;
 };

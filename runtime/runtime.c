@@ -74,6 +74,7 @@ int ouro_init(const ouro_config *config)
     ouro__rt.config = cfg;
     ouro__rt.batch_cap = cfg.decref_batch;
     ouro__rt.free_slice = cfg.free_slice;
+    ouro__rt.pause_cpu_clock = cfg.pause_cpu_clock != 0;
     ouro__rt.hash_seed = random_seed();
     ouro__reset_registry();
     int err = ouro__gp_init();

@@ -262,7 +262,7 @@ void ouro_safepoint(void)
     if (!safepoint_has_work(t, online))
         return;
     /* The slow part is a mutator pause: time it (collector/pause.h). */
-    uint64_t start = ouro__now_ns();
+    ouro__pause_clock pc = ouro__pause_begin();
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
     ouro__decbuf_seal(t);
@@ -273,7 +273,7 @@ void ouro_safepoint(void)
     /* Finalizers may read containers: never while offline. */
     if (t->dead_top && OURO_LIKELY(online))
         ouro__free_slice(t, ouro__rt.free_slice);
-    ouro__pause_record(t, ouro__now_ns() - start);
+    ouro__pause_end(t, pc);
 }
 
 void ouro_blocking_begin(void)

@@ -24,13 +24,26 @@ typedef struct ouro_batch {
 
 #define OURO__PAUSE_BUCKETS 608   /* = OURO_PAUSE_BUCKETS */
 
+/* One thread's pause histogram (collector/pause.c): the owner writes it
+ * with relaxed load+store, readers sum racy snapshots. */
+struct ouro__pause_hist {
+    _Atomic uint64_t hist[OURO__PAUSE_BUCKETS];
+    _Atomic uint64_t count, total_ns, max_ns;
+};
+
+/* A sum of histograms (registry lock or a private copy). */
+struct ouro__pause_sum {
+    uint64_t hist[OURO__PAUSE_BUCKETS];
+    uint64_t count, total_ns, max_ns;
+};
+
 struct ouro_thread_counters {
     _Atomic uint64_t allocated, freed, finalized, resurrected, immortalized;
     _Atomic uint64_t merges, queued_merges, batches_applied;
     _Atomic uint64_t max_slice_ns, max_slice_objects;
-    /* Pause histogram (collector/pause.c). */
-    _Atomic uint64_t pause_hist[OURO__PAUSE_BUCKETS];
-    _Atomic uint64_t pause_count, pause_total_ns, pause_max_ns;
+    /* Pauses by the monotonic clock, and by the thread's CPU clock when
+     * ouro_config.pause_cpu_clock is set (collector/pause.c). */
+    struct ouro__pause_hist pause, pause_cpu;
 };
 
 typedef struct ouro_thread {
@@ -108,8 +121,7 @@ extern struct ouro_thread_totals {
     uint64_t allocated, freed, finalized, resurrected, immortalized;
     uint64_t merges, queued_merges, batches_applied;
     uint64_t max_slice_ns, max_slice_objects;
-    uint64_t pause_hist[OURO__PAUSE_BUCKETS];
-    uint64_t pause_count, pause_total_ns, pause_max_ns;
+    struct ouro__pause_sum pause, pause_cpu;
 } ouro__dead_totals;
 
 /* Sum of every thread's counters, live and detached, and the number of

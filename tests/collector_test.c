@@ -322,6 +322,60 @@ static void pause_histogram_reports_percentiles(void **state)
     }
 }
 
+static int setup_cpu_clock(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    ouro_config cfg = {.gc_disabled = 1, .pause_cpu_clock = 1};
+    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
+static void pause_work(void)
+{
+    for (int i = 0; i < 500; i++) {
+        ouro_object *l = ouro_list_new(0);
+        ouro_decref(l);
+        ouro_safepoint();
+    }
+}
+
+/* Without the option, no CPU-clock pauses are recorded. */
+static void cpu_pauses_are_off_by_default(void **state)
+{
+    ouro_gc_pauses_reset();
+    pause_work();
+    ouro_pause_stats wall, cpu;
+    ouro_gc_pauses(&wall, NULL);
+    ouro_gc_pauses_cpu(&cpu, NULL);
+    assert_true(wall.count > 0);
+    assert_int_equal(cpu.count, 0);
+}
+
+/* With it, every pause is timed by both clocks; a single thread cannot use
+ * more CPU than wall time (beyond the clocks' own reading offsets). */
+static void cpu_pauses_match_wall_pauses(void **state)
+{
+    ouro_gc_pauses_reset();
+    pause_work();
+    ouro_pause_stats wall, cpu;
+    static uint64_t hist[OURO_PAUSE_BUCKETS];
+    ouro_gc_pauses(&wall, NULL);
+    ouro_gc_pauses_cpu(&cpu, hist);
+    assert_true(wall.count > 0);
+    assert_int_equal(cpu.count, wall.count);
+    assert_true(cpu.total_ns > 0);
+    assert_true(cpu.total_ns <= wall.total_ns + wall.count * 5000);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < OURO_PAUSE_BUCKETS; i++)
+        sum += hist[i];
+    assert_int_equal(sum, cpu.count);
+    ouro_gc_pauses_reset();
+    ouro_gc_pauses_cpu(&cpu, NULL);
+    assert_int_equal(cpu.count, 0);
+}
+
 /* Cycles made by a thread that has exited are still collected. */
 static void *make_cycles_and_exit(void *arg)
 {
@@ -534,6 +588,9 @@ int main(void)
         TEST(disabled_collector_runs_only_on_request),
         TEST(callbacks_and_statistics),
         TEST(pause_histogram_reports_percentiles),
+        TEST(cpu_pauses_are_off_by_default),
+        cmocka_unit_test_setup_teardown(cpu_pauses_match_wall_pauses,
+                                        setup_cpu_clock, ouro_test_teardown),
         TEST(cycles_of_exited_threads_are_collected),
         TEST(blocked_thread_does_not_delay_collection),
         TEST(moving_cycle_is_never_freed_while_reachable),

@@ -170,6 +170,9 @@ typedef struct ouro_config {
      * (0: 10000), and whether automatic collection starts disabled. */
     uint64_t gc_threshold;
     int gc_disabled;
+    /* Also time every mutator pause with the thread's CPU clock (a system
+     * call: about 1 us more per pause); see ouro_gc_pauses_cpu(). */
+    int pause_cpu_clock;
 } ouro_config;
 
 /* Start the runtime (config may be NULL).  OURO_ESTATE if already running. */
@@ -314,6 +317,11 @@ typedef struct ouro_pause_stats {
  * [ouro_pause_bucket_floor(i), ouro_pause_bucket_floor(i + 1)) ns. */
 void ouro_gc_pauses(ouro_pause_stats *out, uint64_t *hist);
 uint64_t ouro_pause_bucket_floor(unsigned bucket);
+/* The same pauses timed with each thread's CPU clock, if
+ * ouro_config.pause_cpu_clock is set (count 0 otherwise).  A pause much
+ * longer by the wall clock than by the CPU clock was spent waiting for a
+ * CPU (preempted by other threads or processes), not working. */
+void ouro_gc_pauses_cpu(ouro_pause_stats *out, uint64_t *hist);
 void ouro_gc_pauses_reset(void);
 
 /* ------------------------------------------------------------------------
