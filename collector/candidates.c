@@ -57,6 +57,15 @@ void ouro__cand_fini(void)
     }
 }
 
+/* Capacity for about `live` entries without growing. */
+static size_t cap_for(size_t live)
+{
+    size_t cap = MIN_CAP;
+    while (cap * 3 < (live + 1) * 4 * 2)
+        cap *= 2;
+    return cap;
+}
+
 static void place(ouro_object **slots, size_t cap, ouro_object *o)
 {
     size_t i = slot_hash(o, cap);
@@ -70,9 +79,7 @@ static bool reserve_locked(shard *s)
 {
     if (s->cap && (s->used + 1) * 4 <= s->cap * 3)
         return true;
-    size_t cap = MIN_CAP;
-    while (cap * 3 < (s->live + 1) * 4 * 2)
-        cap *= 2;
+    size_t cap = cap_for(s->live);
     ouro_object **slots = ouro__mem_calloc(cap * sizeof *slots);
     if (!slots)
         return false;
@@ -149,27 +156,45 @@ static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
 
 /* Take shard s's entries into *all; false if there is no memory for them,
  * leaving s untouched.  Under the lock the shard only swaps its array for
- * an empty one, so buffering threads never wait for the copying.  The
- * objects are not touched: they keep BUFFERED until the collector holds
- * them (collect.c). */
+ * a fresh one sized for as many entries as it had, allocated outside the
+ * lock: buffering threads never wait for the copying, and do not regrow
+ * the shard step by step (each step rehashes it under the lock, a long
+ * pause for the thread that happens to buffer then).  The objects are not
+ * touched: they keep BUFFERED until the collector holds them (collect.c). */
 static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
 {
-    ouro_object **slots;
-    size_t scap;
+    ouro_object **slots, **fresh = NULL;
+    size_t scap, fresh_cap = 0;
+    bool sized = false;   /* fresh was allocated (or could not be) */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         size_t live = s->live;
-        if (*k + live <= *cap) {
+        if (sized && *k + live <= *cap) {
             slots = s->slots;
             scap = s->cap;
-            s->slots = NULL;
-            s->cap = s->used = s->live = 0;
+            s->slots = fresh;   /* NULL without memory: it grows later */
+            s->cap = fresh_cap;
+            s->used = s->live = 0;
             pthread_mutex_unlock(&s->lock);
             break;
         }
         pthread_mutex_unlock(&s->lock);
-        if (!make_room(all, *k, cap, live + live / 8 + 16))
+        if (!make_room(all, *k, cap, live + live / 8 + 16)) {
+            ouro__mem_free(fresh);
             return false;
+        }
+        if (!sized && live) {
+            /* Zeroed here, not by calloc: a large calloc maps pages that
+             * fault on first touch, and that touch would be a buffering
+             * mutator's, inside its pause. */
+            fresh_cap = cap_for(live);
+            fresh = ouro__mem_alloc(fresh_cap * sizeof *fresh);
+            if (fresh)
+                memset(fresh, 0, fresh_cap * sizeof *fresh);
+            else
+                fresh_cap = 0;
+        }
+        sized = true;
     }
     for (size_t j = 0; j < scap; j++)
         if (slots[j] && slots[j] != TOMBSTONE)
