@@ -16,9 +16,22 @@ ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
         return NULL;
     /* Plain (relaxed) stores: the object is not shared yet; whoever
      * publishes it does so with a release store. */
-    atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
-    atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
-    atomic_store_explicit(&o->ob_ref_shared, 0, memory_order_relaxed);
+    if (OURO_LIKELY(!t->internal)) {
+        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared, 0, memory_order_relaxed);
+    } else {
+        /* Allocated by the runtime's own thread (a finalizer run by the
+         * collector): born merged, with no owner.  An owner must drain
+         * its merge queue at every quiescent point, and the collector
+         * does not; an object queued to it could be freed as garbage
+         * while still in its queue (docs/counting.md, "Owners"). */
+        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(1, OURO__SHARED_MERGED),
+                              memory_order_relaxed);
+    }
     atomic_store_explicit(&o->ob_gc, 0, memory_order_relaxed);
     o->ob_type = type;
     OURO__COUNT(t, allocated, 1);
