@@ -203,6 +203,9 @@ void ouro__flush_all(ouro_thread *t)
         t->blocking_depth = 0;
         ouro__gp_online(t->gp);
     }
+    /* A quiescent point even with nothing to do: a thread that calls
+     * ouro_flush() in a loop must not stall everyone's grace periods. */
+    ouro__quiescent(t);
     while (has_work(t)) {
         ouro__quiescent(t);
         if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
