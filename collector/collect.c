@@ -292,8 +292,12 @@ static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
 static bool flagged(gc_ctx *c, gc_node *n)
 {
     (void)c;
-    return atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
-           (OURO__GC_TOUCHED | OURO__GC_DIRTY);
+    /* A QUEUED object is in its owner's merge queue, which will read it:
+     * never garbage until that merge is done (docs/counting.md, C5a). */
+    return (atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
+            (OURO__GC_TOUCHED | OURO__GC_DIRTY)) ||
+           (atomic_load_explicit(&n->obj->ob_ref_shared, memory_order_acquire) &
+            OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED;
 }
 
 static bool miscounted(gc_ctx *c, gc_node *n)
