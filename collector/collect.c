@@ -31,6 +31,7 @@
 #include "decref_buffer.h"
 #include "gc.h"
 #include "refcount.h"
+#include "settle.h"
 #include "table.h"
 
 
@@ -48,7 +49,11 @@ typedef struct gc_ctx {
 
 static bool tracked(const ouro_object *o)
 {
-    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o);
+    /* Frozen objects are never entered: to the collector they are held
+     * from outside. */
+    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o) &&
+           !(atomic_load_explicit(&((ouro_object *)o)->ob_gc,
+                                  memory_order_relaxed) & OURO__GC_FROZEN);
 }
 
 static void push(gc_ctx *c, uint32_t i)
@@ -342,6 +347,41 @@ static size_t validate(gc_ctx *c, bool again)
     return after;
 }
 
+/* ---- settle: close the garbage against weak paths (settle.h) ------------ */
+
+static bool is_white(ouro_object *o, void *arg)
+{
+    gc_ctx *c = arg;
+    int64_t j = gc_table_lookup(&c->tab, o);
+    return j >= 0 && c->tab.nodes[j].color == GC_WHITE;
+}
+
+/* Refine once more under every registry and weak-table lock, then take the
+ * garbage out of both (docs/weakrefs.md, W4); run the weak references'
+ * callbacks.  Returns the size of the garbage set. */
+static size_t settle(gc_ctx *c)
+{
+    ouro__weak_pending due = {NULL, NULL};
+    size_t before = count_white(c), n = 0;
+    ouro__settle_lock();
+    blacken_if(c, flagged);
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
+        if (c->oom) {   /* could not spread black: nothing is proven */
+            node->color = GC_BLACK;
+            continue;
+        }
+        ouro__settle_garbage_locked(node->obj, is_white, c, &due);
+        n++;
+    }
+    ouro__settle_unlock();
+    ouro__weak_run_callbacks(&due);
+    c->run->aborted += before - n;
+    return n;
+}
+
 /* ---- finalize and free --------------------------------------------------- */
 
 static bool run_finalizers(gc_ctx *c)
@@ -406,6 +446,8 @@ static void release_rest(gc_ctx *c)
         ouro_object *o = node->obj;
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
+        if (node->was_white)
+            ouro__settle_keep(o);   /* settled as garbage, kept after all */
         clear_marks(o);
         /* Buffer again, so that a later collection looks at it:
          *  - a candidate whose count moved since trial deletion read it (a
@@ -486,6 +528,14 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         ouro_object *o = cands[i];
         if (!hold_candidate(&c, o))
             continue;   /* a zombie, freed */
+        if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+            OURO__GC_FROZEN) {
+            /* Frozen since it was buffered: dropped, never examined. */
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+            ouro__release_hold(c.self, o);
+            continue;
+        }
         int64_t j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
@@ -509,12 +559,17 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     size_t garbage = 0;
     if (!c.oom) {
         garbage = validate(&c, false);
+        if (garbage)
+            garbage = settle(&c);   /* weak references cleared */
         t = phase_end(run, OURO_GC_PHASE_VALIDATE, t);
         run->unreachable += garbage;
         for (size_t i = 0; i < c.tab.n; i++)
             c.tab.nodes[i].was_white = c.tab.nodes[i].color == GC_WHITE;
-        if (garbage && !c.oom && run_finalizers(&c))
+        if (garbage && !c.oom && run_finalizers(&c)) {
             garbage = validate(&c, true);   /* resurrected ones live */
+            if (garbage)
+                garbage = settle(&c);
+        }
         t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
         if (!c.oom)
             free_garbage(&c);

@@ -91,6 +91,9 @@ enum {
     /* Instances may hold references to other objects and so may be part of
      * a reference cycle: the cycle collector tracks them. */
     OURO_TYPE_GC = 1u << 0,
+    /* Instances accept weak references (ouro_weakref_new).  list, dict,
+     * records and weakref do. */
+    OURO_TYPE_WEAKREFABLE = 1u << 1,
 };
 
 /* A type must outlive every object of that type: objects may be freed
@@ -315,6 +318,41 @@ typedef struct ouro_pause_stats {
 void ouro_gc_pauses(ouro_pause_stats *out, uint64_t *hist);
 uint64_t ouro_pause_bucket_floor(unsigned bucket);
 void ouro_gc_pauses_reset(void);
+
+/* ------------------------------------------------------------------------
+ * Weak references (docs/weakrefs.md).
+ *
+ * A weak reference does not keep its referent alive.  Dereferencing it
+ * returns a new reference, or NULL once the referent is dead: from the
+ * instant its count reached zero, or the collector proved it garbage.  A
+ * dereference racing with the last release returns either the object,
+ * with a reference taken before its death, or NULL; never a freed object.
+ *
+ * The optional callback runs once, after the referent died and before its
+ * finalizer, with the cleared weak reference (its get returns NULL) and
+ * `data` (borrowed).  It runs on the thread that frees the referent: at
+ * that thread's safepoint, or on the collector thread for garbage cycles,
+ * and it may do anything a finalizer may.  The callback of a weak reference
+ * that is itself garbage in the same collection is not called.
+ */
+typedef void (*ouro_weakref_callback)(ouro_object *weakref, ouro_object *data);
+extern const ouro_type ouro_weakref_type;
+
+/* A weak reference to `referent` (its type must have
+ * OURO_TYPE_WEAKREFABLE); callback and data may be NULL; the weak reference
+ * holds `data` strongly.  NULL if the type does not accept weak references
+ * or out of memory. */
+ouro_object *ouro_weakref_new(ouro_object *referent,
+                              ouro_weakref_callback callback,
+                              ouro_object *data);
+/* New reference to the referent, or NULL if it is dead (or `weakref` is not
+ * a weak reference).  A read of shared state: online only, like container
+ * reads (not inside a blocking region). */
+ouro_object *ouro_weakref_get(ouro_object *weakref);
+/* New reference to the weak reference's data (NULL if none). */
+ouro_object *ouro_weakref_data(ouro_object *weakref);
+/* Weak references to `o` that are not yet cleared. */
+size_t ouro_weakref_count(ouro_object *o);
 
 /* ------------------------------------------------------------------------
  * Built-in types.  Every getter returns a new reference (NULL when the
