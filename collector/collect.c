@@ -28,6 +28,7 @@
  */
 #include "candidates.h"
 #include "dealloc.h"
+#include "debug.h"
 #include "decref_buffer.h"
 #include "gc.h"
 #include "refcount.h"
@@ -437,6 +438,32 @@ static void free_garbage(gc_ctx *c)
     }
 }
 
+/* The debug flags (debug.h): report the garbage, or keep it in the garbage
+ * list instead of freeing it (it is black from then on: the list holds
+ * it). */
+static void report_garbage(gc_ctx *c)
+{
+    unsigned debug = ouro__gc_debug_flags();
+    if (!(debug & (OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_SAVEALL)))
+        return;
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
+        if (debug & OURO_GC_DEBUG_COLLECTABLE)
+            ouro__gc_report_collectable(node->obj);
+        if (debug & OURO_GC_DEBUG_SAVEALL)
+            ouro__gc_save_garbage(node->obj);
+    }
+    /* Saved, or, if the list had no room for one, kept for the next
+     * collection (found again: was_white buffers it): the saved objects may
+     * point at it, so with SAVEALL nothing is freed. */
+    if (debug & OURO_GC_DEBUG_SAVEALL)
+        for (size_t i = 0; i < c->tab.n; i++)
+            if (c->tab.nodes[i].color == GC_WHITE)
+                c->tab.nodes[i].color = GC_BLACK;
+}
+
 /* Unmark and release everything that is not garbage. */
 static void release_rest(gc_ctx *c)
 {
@@ -571,8 +598,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
                 garbage = settle(&c);
         }
         t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
-        if (!c.oom)
+        if (!c.oom) {
+            report_garbage(&c);
             free_garbage(&c);
+        }
     }
     release_rest(&c);
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);

@@ -303,6 +303,57 @@ typedef void (*ouro_gc_callback)(ouro_gc_event event, const ouro_gc_info *info,
 int ouro_gc_callback_add(ouro_gc_callback fn, void *arg);     /* ENOMEM */
 int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg);  /* EINVAL */
 
+/* ---- introspection (docs/leak-hunting.md gives each call's snapshot
+ * semantics).  All are safe while other threads run and the collector
+ * works; the calls that return objects read shared state, so they are for
+ * online threads (not inside a blocking region). */
+
+/* New list of every tracked object alive during the call (only those of
+ * `type` when it is not NULL).  The list holds them, so they stay alive
+ * while it does.  NULL out of memory. */
+ouro_object *ouro_gc_get_objects(const ouro_type *type);
+/* New list of the tracked objects that refer directly to any of objs[0..n). */
+ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs);
+/* New list of the objects that objs[0..n) refer to directly (what their
+ * traverse visits, tracked or not). */
+ouro_object *ouro_gc_get_referents(size_t n, ouro_object *const *objs);
+/* The collector may examine it: its type has OURO_TYPE_GC and it is not
+ * immortal (frozen objects are still tracked, as in Python). */
+int ouro_gc_is_tracked(const ouro_object *o);
+/* Its finalizer has run (or is running). */
+int ouro_gc_is_finalized(const ouro_object *o);
+
+/* Freeze every tracked object alive now: collections never examine them
+ * (they count as held from outside) until ouro_gc_unfreeze.  Returns how
+ * many were newly frozen. */
+uint64_t ouro_gc_freeze(void);
+/* Unfreeze them all, making them candidates again.  OURO_ENOMEM leaves
+ * them frozen. */
+int ouro_gc_unfreeze(void);
+uint64_t ouro_gc_get_freeze_count(void);
+
+/* Debug flags, as in Python's gc.set_debug.  Reports go to `out` (NULL:
+ * stderr), written on the collector thread; the stream must stay open
+ * while the flags are set. */
+enum {
+    OURO_GC_DEBUG_STATS = 1u << 0,        /* a line at start and end */
+    OURO_GC_DEBUG_COLLECTABLE = 1u << 1,  /* a line per garbage object */
+    OURO_GC_DEBUG_SAVEALL = 1u << 5,      /* keep garbage in the garbage
+                                             list instead of freeing it */
+    OURO_GC_DEBUG_LEAK = OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_SAVEALL,
+};
+int ouro_gc_set_debug(unsigned flags, FILE *out);   /* OURO_EINVAL */
+unsigned ouro_gc_get_debug(void);
+/* The garbage list (gc.garbage): where DEBUG_SAVEALL puts what each
+ * collection found, after clearing its weak references and running its
+ * finalizers.  A list the runtime holds (a new reference to it; it is
+ * immortal).  Empty it before ouro_shutdown: what is left there is
+ * released without a collection. */
+ouro_object *ouro_gc_garbage(void);
+
+/* gc.get_stats: ouro_gc_get_stats above (one generation, cumulative), and
+ * per collection the ouro_gc_info given to callbacks at OURO_GC_STOP. */
+
 /* Mutator pauses: time each thread spent in collector-induced and
  * reclamation work at its safepoints (handshake acknowledgements, applying
  * deferred decrements, freeing slices), in a log-linear histogram summed
