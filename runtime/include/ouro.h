@@ -351,6 +351,31 @@ unsigned ouro_gc_get_debug(void);
  * released without a collection. */
 ouro_object *ouro_gc_garbage(void);
 
+/* ---- leak tools (docs/leak-hunting.md) */
+
+/* Write objects as a graph: every object of the list `objects` (the garbage
+ * list, say), or, when it is NULL, the whole tracked heap.  JSON: one line
+ * per object, {"addr", "type", "refcnt", "outside", ["value",] "referents"}.
+ * DOT: a Graphviz digraph; objects held from outside the set drawn bold,
+ * referents outside the set dashed (with their value if int or str).
+ * "outside" is the object's count less the references from the set's
+ * objects (and from the list given): what holds it from elsewhere.
+ * OURO_EINVAL for a bad argument or a write error, OURO_ENOMEM. */
+enum { OURO_GC_DUMP_JSON = 0, OURO_GC_DUMP_DOT = 1 };
+int ouro_gc_dump(FILE *out, int format, ouro_object *objects);
+
+/* Why is `o` alive?  A new list: a chain [root, ..., o] in which each
+ * element refers to the next, and the root is held from outside the
+ * tracked heap (its count exceeds the references tracked objects hold to
+ * it; the caller's one reference to `o` is not counted).  An empty list:
+ * nothing outside reaches `o`, it is garbage not yet collected.  NULL out
+ * of memory.  For exact counts, ouro_flush first (pending decrements count
+ * as references). */
+ouro_object *ouro_gc_why_alive(ouro_object *o);
+/* Print such a chain, one line per object, naming each reference: [index]
+ * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise. */
+int ouro_gc_print_why_alive(FILE *out, ouro_object *chain);
+
 /* gc.get_stats: ouro_gc_get_stats above (one generation, cumulative), and
  * per collection the ouro_gc_info given to callbacks at OURO_GC_STOP. */
 
