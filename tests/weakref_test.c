@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-static ouro_type node_type, fin_type;
+static ouro_type node_type, fin_type, empty_type;
 static int calls;
 static ouro_object *last_called;
 static char events[32];
@@ -46,6 +46,7 @@ static int setup(void **state)
 {
     ouro_record_type_init(&node_type, "Node", 2, NULL);
     ouro_record_type_init(&fin_type, "Fin", 2, fin_check);
+    ouro_record_type_init(&empty_type, "Empty", 0, NULL);   /* untracked */
     calls = 0;
     last_called = NULL;
     nevents = 0;
@@ -120,6 +121,21 @@ static void callback_runs_once_after_death_with_data(void **state)
     assert_int_equal(calls, 2);
     ouro_decref(w1);
     ouro_decref(w2);
+}
+
+static void untracked_referent(void **state)
+{
+    ouro_object *e = ouro_record_new(&empty_type);
+    assert_false(ouro_gc_is_tracked(e));
+    ouro_object *w = ouro_weakref_new(e, on_death, NULL);
+    ouro_object *got = ouro_weakref_get(w);
+    assert_ptr_equal(got, e);
+    ouro_decref(got);
+    ouro_decref(e);
+    ouro_flush();
+    assert_null(ouro_weakref_get(w));
+    assert_int_equal(calls, 1);
+    ouro_decref(w);
 }
 
 static void weakref_dying_first_is_forgotten(void **state)
@@ -330,6 +346,7 @@ int main(void)
         TEST(get_returns_a_new_reference_then_null),
         TEST(types_must_opt_in),
         TEST(callback_runs_once_after_death_with_data),
+        TEST(untracked_referent),
         TEST(weakref_dying_first_is_forgotten),
         TEST(callback_runs_before_the_finalizer),
         TEST(garbage_cycle_clears_weakrefs_before_finalizers),
