@@ -364,6 +364,10 @@ static size_t settle(gc_ctx *c)
 {
     ouro__weak_pending due = {NULL, NULL};
     size_t before = count_white(c), n = 0;
+    void (*hook)(void) = atomic_load_explicit(&ouro__settle_test_hook,
+                                              memory_order_relaxed);
+    if (OURO_UNLIKELY(hook != NULL))
+        hook();
     ouro__settle_lock();
     blacken_if(c, flagged);
     for (size_t i = 0; i < c->tab.n; i++) {

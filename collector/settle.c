@@ -8,6 +8,8 @@
 
 #include "heap.h"
 
+void (*_Atomic ouro__settle_test_hook)(void);
+
 void ouro__settle_lock(void)
 {
     ouro__side_lock_all();

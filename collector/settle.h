@@ -16,6 +16,10 @@
 
 #include "weakref.h"
 
+/* White-box tests only: called on the collector thread right before the
+ * settle step takes its locks, to schedule a weak dereference there. */
+extern void (*_Atomic ouro__settle_test_hook)(void);
+
 void ouro__settle_lock(void);
 void ouro__settle_unlock(void);
 /* Under the settle locks: `o` is garbage.  is_garbage tells which weak

@@ -340,6 +340,102 @@ static void weak_get_races_with_the_last_release(void **state)
     ouro_decref(keep);
 }
 
+/* ---- weak dereferences racing with the collector ---------------------------
+ * Readers dereference weak references to members of garbage cycles while
+ * the collector finds and frees them.  A reader that gets a member reads
+ * through it to the other member: if the settle step let a dereference
+ * through after the garbage was decided, that read would hit freed memory
+ * (ASan; poisoned types in debug builds). */
+
+#define CYCLE_ROUNDS 300
+
+static _Atomic int stop_collecting;
+
+static void *reader_of_cycles(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    while (!atomic_load_explicit(&stop_reading, memory_order_acquire)) {
+        for (ptrdiff_t i = 0; i < PER_ROUND; i++) {
+            ouro_object *w = ouro_list_get(board, i);
+            ouro_object *a = w ? ouro_weakref_get(w) : NULL;
+            if (a) {
+                ouro_object *b = ouro_record_get(a, 0);
+                ouro_object *back = b ? ouro_record_get(b, 0) : NULL;
+                if (ouro_type_of(a) != &node_type || !b ||
+                    ouro_type_of(b) != &node_type || back != a)
+                    atomic_fetch_add_explicit(&bad, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
+                ouro_xdecref(back);
+                ouro_xdecref(b);
+                ouro_decref(a);
+            }
+            ouro_xdecref(w);
+        }
+        ouro_safepoint();
+    }
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void *collecting(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    while (!atomic_load_explicit(&stop_collecting, memory_order_acquire))
+        ouro_gc_collect();
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void weak_gets_race_with_the_collector(void **state)
+{
+    board = ouro_list_new(PER_ROUND);
+    for (int i = 0; i < PER_ROUND; i++)
+        ouro_list_append(board, ouro_none());
+    atomic_store(&stop_reading, 0);
+    atomic_store(&stop_collecting, 0);
+    atomic_store(&hits, 0);
+    atomic_store(&race_calls, 0);
+    atomic_store(&bad, 0);
+    ouro_object *keep = ouro_list_new(CYCLE_ROUNDS * PER_ROUND);
+    pthread_t th[READERS], gc_thread;
+    for (int i = 0; i < READERS; i++)
+        pthread_create(&th[i], NULL, reader_of_cycles, NULL);
+    pthread_create(&gc_thread, NULL, collecting, NULL);
+    for (int round = 0; round < CYCLE_ROUNDS; round++) {
+        for (int i = 0; i < PER_ROUND; i++) {
+            ouro_object *a = ouro_record_new(&node_type);
+            ouro_object *b = ouro_record_new(&node_type);
+            ouro_record_set(a, 0, b);
+            ouro_record_set(b, 0, a);
+            ouro_object *w = ouro_weakref_new(a, count_call, NULL);
+            ouro_list_set(board, i, w);
+            ouro_list_append(keep, w);
+            ouro_decref(w);
+            ouro_decref(a);   /* garbage from now on, but weakly reachable */
+            ouro_decref(b);
+        }
+        ouro_safepoint();
+    }
+    atomic_store_explicit(&stop_reading, 1, memory_order_release);
+    ouro_blocking_begin();
+    for (int i = 0; i < READERS; i++)
+        pthread_join(th[i], NULL);
+    atomic_store_explicit(&stop_collecting, 1, memory_order_release);
+    pthread_join(gc_thread, NULL);
+    ouro_blocking_end();
+    ouro_gc_collect();
+    ouro_gc_collect();
+    assert_int_equal(atomic_load(&bad), 0);
+    assert_int_equal(atomic_load(&race_calls),
+                     (uint64_t)CYCLE_ROUNDS * PER_ROUND);
+    print_message("weak gets of garbage members: %llu hits\n",
+                  (unsigned long long)atomic_load(&hits));
+    ouro_decref(board);
+    ouro_decref(keep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +450,7 @@ int main(void)
         TEST(garbage_weakref_to_live_object_is_unlinked),
         TEST(dereferenced_member_survives_the_collection),
         TEST(weak_get_races_with_the_last_release),
+        TEST(weak_gets_race_with_the_collector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
