@@ -28,9 +28,11 @@
  */
 #include "candidates.h"
 #include "dealloc.h"
+#include "debug.h"
 #include "decref_buffer.h"
 #include "gc.h"
 #include "refcount.h"
+#include "settle.h"
 #include "table.h"
 
 
@@ -50,7 +52,11 @@ typedef struct gc_ctx {
 
 static bool tracked(const ouro_object *o)
 {
-    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o);
+    /* Frozen objects are never entered: to the collector they are held
+     * from outside. */
+    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o) &&
+           !(atomic_load_explicit(&((ouro_object *)o)->ob_gc,
+                                  memory_order_relaxed) & OURO__GC_FROZEN);
 }
 
 static void push(gc_ctx *c, uint32_t i)
@@ -368,6 +374,45 @@ static size_t validate(gc_ctx *c, bool again)
     return after;
 }
 
+/* ---- settle: close the garbage against weak paths (settle.h) ------------ */
+
+static bool is_white(ouro_object *o, void *arg)
+{
+    gc_ctx *c = arg;
+    int64_t j = gc_table_lookup(&c->tab, o);
+    return j >= 0 && c->tab.nodes[j].color == GC_WHITE;
+}
+
+/* Refine once more under every registry and weak-table lock, then take the
+ * garbage out of both (docs/weakrefs.md, W4); run the weak references'
+ * callbacks.  Returns the size of the garbage set. */
+static size_t settle(gc_ctx *c)
+{
+    ouro__weak_pending due = {NULL, NULL};
+    size_t before = count_white(c), n = 0;
+    void (*hook)(void) = atomic_load_explicit(&ouro__settle_test_hook,
+                                              memory_order_relaxed);
+    if (OURO_UNLIKELY(hook != NULL))
+        hook();
+    ouro__settle_lock();
+    blacken_if(c, flagged);
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
+        if (c->oom) {   /* could not spread black: nothing is proven */
+            node->color = GC_BLACK;
+            continue;
+        }
+        ouro__settle_garbage_locked(node->obj, is_white, c, &due);
+        n++;
+    }
+    ouro__settle_unlock();
+    ouro__weak_run_callbacks(&due);
+    c->run->aborted += before - n;
+    return n;
+}
+
 /* ---- finalize and free --------------------------------------------------- */
 
 static bool run_finalizers(gc_ctx *c)
@@ -425,6 +470,32 @@ static void free_garbage(gc_ctx *c)
     }
 }
 
+/* The debug flags (debug.h): report the garbage, or keep it in the garbage
+ * list instead of freeing it (it is black from then on: the list holds
+ * it). */
+static void report_garbage(gc_ctx *c)
+{
+    unsigned debug = ouro__gc_debug_flags();
+    if (!(debug & (OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_SAVEALL)))
+        return;
+    for (size_t i = 0; i < c->tab.n; i++) {
+        gc_node *node = &c->tab.nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
+        if (debug & OURO_GC_DEBUG_COLLECTABLE)
+            ouro__gc_report_collectable(node->obj);
+        if (debug & OURO_GC_DEBUG_SAVEALL)
+            ouro__gc_save_garbage(node->obj);
+    }
+    /* Saved, or, if the list had no room for one, kept for the next
+     * collection (found again: was_white buffers it): the saved objects may
+     * point at it, so with SAVEALL nothing is freed. */
+    if (debug & OURO_GC_DEBUG_SAVEALL)
+        for (size_t i = 0; i < c->tab.n; i++)
+            if (c->tab.nodes[i].color == GC_WHITE)
+                c->tab.nodes[i].color = GC_BLACK;
+}
+
 /* Unmark and release everything that is not garbage. */
 static void release_rest(gc_ctx *c)
 {
@@ -434,6 +505,8 @@ static void release_rest(gc_ctx *c)
         ouro_object *o = node->obj;
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
+        if (node->was_white)
+            ouro__settle_keep(o);   /* settled as garbage, kept after all */
         clear_marks(o);
         /* Buffer again, so that a later collection looks at it:
          *  - a candidate whose count moved since trial deletion read it (a
@@ -532,6 +605,14 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         }
         if (!hold_candidate(&c, o))
             continue;   /* a zombie, freed */
+        if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+            OURO__GC_FROZEN) {
+            /* Frozen since it was buffered: dropped, never examined. */
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+            ouro__release_hold(c.self, o);
+            continue;
+        }
         j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
@@ -556,15 +637,22 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     size_t garbage = 0;
     if (!c.oom) {
         garbage = validate(&c, false);
+        if (garbage)
+            garbage = settle(&c);   /* weak references cleared */
         t = phase_end(run, OURO_GC_PHASE_VALIDATE, t);
         run->unreachable += garbage;
         for (size_t i = 0; i < c.tab.n; i++)
             c.tab.nodes[i].was_white = c.tab.nodes[i].color == GC_WHITE;
-        if (garbage && !c.oom && run_finalizers(&c))
+        if (garbage && !c.oom && run_finalizers(&c)) {
             garbage = validate(&c, true);   /* resurrected ones live */
+            if (garbage)
+                garbage = settle(&c);
+        }
         t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
-        if (!c.oom)
+        if (!c.oom) {
+            report_garbage(&c);
             free_garbage(&c);
+        }
     }
     release_rest(&c);
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);

@@ -10,6 +10,7 @@
 
 #include "candidates.h"
 #include "dealloc.h"
+#include "debug.h"
 #include "refcount.h"
 
 #include <pthread.h>
@@ -102,6 +103,7 @@ static int64_t run_collection(ouro_thread *self)
     info.collection = gc.stats.collections + 1;
     pthread_mutex_unlock(&gc.lock);
     call_callbacks(OURO_GC_START, &info);
+    ouro__gc_report_start(&info, ouro__cand_count());
 
     uint64_t start = ouro__now_ns(), cpu_start = thread_cpu_ns();
     int64_t found = ouro__gc_collect_once(self, &run);
@@ -131,6 +133,7 @@ static int64_t run_collection(ouro_thread *self)
         st->total_phase_ns[p] += run.phase_ns[p];
     }
     pthread_mutex_unlock(&gc.lock);
+    ouro__gc_report_stop(&info, run.examined, elapsed);
     call_callbacks(OURO_GC_STOP, &info);
     return found;
 }
@@ -231,6 +234,7 @@ void ouro__gc_stop(void)
     pthread_join(gc.thread, NULL);
     ouro_blocking_end();
     gc.started = false;
+    ouro__gc_debug_fini();
     /* Nobody collects any more: release the remaining candidates; those
      * that died while taken are ours to free. */
     ouro_object **cands;

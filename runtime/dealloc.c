@@ -16,6 +16,8 @@
 
 #include "refcount.h"
 #include "gc.h"
+#include "heap.h"
+#include "weakref.h"
 
 const ouro_type ouro__freed_type = {.name = "<freed object>"};
 
@@ -28,17 +30,18 @@ static void release_visit(ouro_object *child, void *arg)
 #ifndef NDEBUG
 /* Ring of poisoned, not yet freed objects (owner).  Lives outside
  * ouro_thread so that release builds don't carry it. */
-static __thread ouro_object *quarantine[OURO__QUARANTINE];
+static __thread void *quarantine[OURO__QUARANTINE];   /* memory blocks */
 static __thread unsigned quarantine_pos;
 
 static void release_memory(ouro_thread *t, ouro_object *o)
 {
     (void)t;
+    void *block = ouro__object_block(o, o->ob_type);
     o->ob_type = &ouro__freed_type;
     atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
     unsigned slot = quarantine_pos++ % OURO__QUARANTINE;
     ouro__mem_free(quarantine[slot]);
-    quarantine[slot] = o;
+    quarantine[slot] = block;
 }
 
 void ouro__quarantine_flush(ouro_thread *t)
@@ -53,21 +56,28 @@ void ouro__quarantine_flush(ouro_thread *t)
 static void release_memory(ouro_thread *t, ouro_object *o)
 {
     (void)t;
-    ouro__mem_free(o);
+    ouro__mem_free(ouro__object_block(o, o->ob_type));
 }
 #endif
 
 static void dealloc_one(ouro_thread *t, ouro_object *o)
 {
     const ouro_type *tp = o->ob_type;
-    if (tp->finalize &&
-        !(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-          OURO__GC_FINALIZED)) {
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    /* Weak references are cleared, and their callbacks run, before the
+     * finalizer (docs/weakrefs.md). */
+    if (OURO_UNLIKELY(gc & OURO__GC_HAS_WEAKREFS))
+        ouro__weak_clear_and_call(t, o);
+    if (tp->finalize && !(gc & OURO__GC_FINALIZED)) {
         atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_FINALIZED,
                                  memory_order_relaxed);
         ouro__revive_for_finalizer(t, o);
         tp->finalize(o);
         OURO__COUNT(t, finalized, 1);
+        /* Stored somewhere: alive again, so back in the registry, linked
+         * while our reference still keeps it alive. */
+        if (ouro__raw_refcnt(o) > 1)
+            ouro__heap_track(o);
         ouro__apply_decref(t, o);
         if (t->dead_top != o)
             OURO__COUNT(t, resurrected, 1);

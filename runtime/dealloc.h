@@ -13,10 +13,18 @@
 
 #include "thread.h"
 
+void ouro__leave_side_tables(ouro_object *o, uint32_t gc);   /* heap.c */
+
 static inline void ouro__push_dead(ouro_thread *t, ouro_object *o)
 {
     /* The flag catches decrements past zero (ouro__apply_decref). */
-    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_DEAD, memory_order_relaxed);
+    uint32_t gc = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_DEAD,
+                                           memory_order_relaxed);
+    /* Leave the registry and the weak table before the link below reuses
+     * the count fields (docs/weakrefs.md, W1). */
+    if (OURO_UNLIKELY((gc & OURO__GC_HAS_WEAKREFS) ||
+                      (o->ob_type->flags & OURO_TYPE_GC)))
+        ouro__leave_side_tables(o, gc);
     o->_ob_free_next = t->dead_top;
     t->dead_top = o;
     t->ndead++;

@@ -7,6 +7,7 @@
 #include "dealloc.h"
 #include "decref_buffer.h"
 #include "gc.h"
+#include "heap.h"
 
 #include <string.h>
 
@@ -40,7 +41,7 @@ static void dict_clear(ouro_object *self)
 const ouro_type ouro_dict_type = {
     .name = "dict",
     .size = sizeof(ouro_dict_obj),
-    .flags = OURO_TYPE_GC,
+    .flags = OURO_TYPE_GC | OURO_TYPE_WEAKREFABLE,
     .traverse = dict_traverse,
     .clear = dict_clear,
     .destroy = dict_destroy,
@@ -66,6 +67,7 @@ ouro_object *ouro_dict_new(void)
         ouro__free_unshared(&d->ob);
         return NULL;
     }
+    ouro__heap_track(&d->ob);
     return &d->ob;
 }
 

@@ -67,11 +67,13 @@ enum {
     OURO__GC_IN_GC = 1u << 7,       /* member of the set being validated */
     OURO__GC_TOUCHED = 1u << 8,     /* incremented while IN_GC */
     OURO__GC_DIRTY = 1u << 9,       /* its references changed while IN_GC */
+    OURO__GC_HAS_WEAKREFS = 1u << 10,  /* may have weak references (weakref.h) */
+    OURO__GC_FROZEN = 1u << 11,     /* never examined by the collector */
 };
 
-/* Bits 10..31 of ob_gc: while the collector holds an object, its index in
+/* Bits 12..31 of ob_gc: while the collector holds an object, its index in
  * the collector's side table plus one (0: none); collector/table.c. */
-#define OURO__GC_NODE_SHIFT 10
+#define OURO__GC_NODE_SHIFT 12
 #define OURO__GC_NODE_MAX ((1u << (32 - OURO__GC_NODE_SHIFT)) - 1)
 #define OURO__GC_FLAGS_MASK ((1u << OURO__GC_NODE_SHIFT) - 1)
 

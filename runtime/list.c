@@ -17,6 +17,7 @@
 #include "builtin.h"
 #include "decref_buffer.h"
 #include "gc.h"
+#include "heap.h"
 
 #include <pthread.h>
 
@@ -79,7 +80,7 @@ static void list_destroy(ouro_object *self)
 const ouro_type ouro_list_type = {
     .name = "list",
     .size = sizeof(ouro_list_obj),
-    .flags = OURO_TYPE_GC,
+    .flags = OURO_TYPE_GC | OURO_TYPE_WEAKREFABLE,
     .traverse = list_traverse,
     .clear = list_clear,
     .destroy = list_destroy,
@@ -105,6 +106,7 @@ ouro_object *ouro_list_new(size_t capacity_hint)
     pthread_mutex_init(&l->lock, NULL);
     atomic_init(&l->len, 0);
     atomic_init(&l->array, a);
+    ouro__heap_track(&l->ob);
     return &l->ob;
 }
 

@@ -4,6 +4,7 @@
 #include "builtin.h"
 #include "dealloc.h"
 #include "decref_buffer.h"
+#include "heap.h"
 #include "refcount.h"
 
 #include <string.h>
@@ -11,9 +12,14 @@
 ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
 {
     ouro_thread *t = ouro__self_or_die("allocating an object");
-    ouro_object *o = ouro__mem_alloc(size);
-    if (OURO_UNLIKELY(!o))
+    /* Tracked types get the registry's links in front (heap.h). */
+    size_t pre = ouro__preheader_size(type);
+    char *block = ouro__mem_alloc(size + pre);
+    if (OURO_UNLIKELY(!block))
         return NULL;
+    if (pre)
+        *(ouro__heap_link *)block = (ouro__heap_link){NULL, NULL};
+    ouro_object *o = (ouro_object *)(block + pre);
     /* Plain (relaxed) stores: the object is not shared yet; whoever
      * publishes it does so with a release store. */
     if (OURO_LIKELY(!t->internal)) {
@@ -42,7 +48,8 @@ void ouro__free_unshared(ouro_object *o)
 {
     ouro_thread *t = ouro__self_or_die("freeing an object");
     OURO__COUNT(t, freed, 1);
-    ouro__mem_free(o);
+    ouro__heap_untrack(o);
+    ouro__mem_free(ouro__object_block(o, o->ob_type));
 }
 
 ouro_object *ouro_new(const ouro_type *type)
@@ -50,8 +57,10 @@ ouro_object *ouro_new(const ouro_type *type)
     if (!type || type->size < sizeof(ouro_object))
         return NULL;
     ouro_object *o = ouro__alloc_object(type, type->size);
-    if (o)
+    if (o) {
         memset(o + 1, 0, type->size - sizeof(ouro_object));
+        ouro__heap_track(o);
+    }
     return o;
 }
 

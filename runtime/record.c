@@ -39,7 +39,7 @@ void ouro_record_type_init(ouro_type *type, const char *name, uint32_t nslots,
     *type = (ouro_type){
         .name = name,
         .size = sizeof(ouro_record_obj) + nslots * sizeof(ouro_object *),
-        .flags = nslots ? OURO_TYPE_GC : 0,
+        .flags = (nslots ? OURO_TYPE_GC : 0) | OURO_TYPE_WEAKREFABLE,
         .nslots = nslots,
         .traverse = record_traverse,
         .finalize = finalize,

@@ -36,17 +36,6 @@ die_underflow(const ouro_object *o, int64_t count)
                 o->ob_type ? o->ob_type->name : "?", (const void *)o, count);
 }
 
-/* An increment of an object the collector is validating: record it.  The
- * thread's quiescent point after the collector's marks orders the IN_GC
- * load (docs/collector.md, safety step 1). */
-static void note_touch(ouro_object *o)
-{
-    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-    if (OURO_UNLIKELY(gc & OURO__GC_IN_GC) && !(gc & OURO__GC_TOUCHED))
-        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_TOUCHED,
-                                 memory_order_relaxed);
-}
-
 void ouro__incref_shared(ouro_object *o)
 {
     if (ouro__is_immortal(o))
@@ -58,7 +47,7 @@ void ouro__incref_shared(ouro_object *o)
                                               memory_order_relaxed);
         atomic_store_explicit(&o->ob_ref_local, local + 1,
                               memory_order_relaxed);
-        note_touch(o);
+        ouro__note_touch(o);
         return;
     }
     /* relaxed: an increment needs no ordering; the caller already holds a
@@ -69,7 +58,7 @@ void ouro__incref_shared(ouro_object *o)
     if (OURO_UNLIKELY(ouro__shared_count(old) >= SHARED_MAX))
         ouro__fatal("shared reference count overflow on a '%s' object at %p",
                     o->ob_type->name, (void *)o);
-    note_touch(o);
+    ouro__note_touch(o);
 }
 
 bool ouro__try_incref_shared(ouro_object *o)

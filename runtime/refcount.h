@@ -52,8 +52,20 @@ void ouro__buffer_candidate(ouro_object *o);
 static inline void ouro__maybe_buffer(ouro_object *o)
 {
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-    if (!(gc & OURO__GC_BUFFERED) && (o->ob_type->flags & OURO_TYPE_GC))
+    if (!(gc & (OURO__GC_BUFFERED | OURO__GC_FROZEN)) &&
+        (o->ob_type->flags & OURO_TYPE_GC))
         ouro__buffer_candidate(o);
+}
+
+/* An increment of an object the collector is validating: record it.  The
+ * thread's quiescent point after the collector's marks orders the IN_GC
+ * load (docs/collector.md, safety step 1). */
+static inline void ouro__note_touch(ouro_object *o)
+{
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    if (OURO_UNLIKELY(gc & OURO__GC_IN_GC) && !(gc & OURO__GC_TOUCHED))
+        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_TOUCHED,
+                                 memory_order_relaxed);
 }
 
 /* Increment unless the object's death has been decided (merged count 0);
@@ -77,7 +89,8 @@ static inline void ouro__apply_decref_run(ouro_thread *t, ouro_object *o,
         atomic_store_explicit(&o->ob_ref_local, local - n,
                               memory_order_relaxed);
         /* Left positive by the owner: a cycle candidate, if tracked. */
-        if (!(gc & OURO__GC_BUFFERED) && (o->ob_type->flags & OURO_TYPE_GC))
+        if (!(gc & (OURO__GC_BUFFERED | OURO__GC_FROZEN)) &&
+            (o->ob_type->flags & OURO_TYPE_GC))
             ouro__buffer_candidate(o);
         return;
     }

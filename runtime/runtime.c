@@ -4,6 +4,8 @@
  */
 #include "builtin.h"
 #include "gc.h"
+#include "heap.h"
+#include "weakref.h"
 #include "orphan.h"
 #include "thread.h"
 
@@ -77,10 +79,13 @@ int ouro_init(const ouro_config *config)
     ouro__rt.pause_cpu_clock = cfg.pause_cpu_clock != 0;
     ouro__rt.hash_seed = random_seed();
     ouro__reset_registry();
+    ouro__heap_init();
+    ouro__weak_init();
     int err = ouro__gp_init();
     if (err == OURO_OK)
         err = ouro__builtin_init();
     if (err != OURO_OK) {
+        ouro__weak_fini();
         ouro__gp_fini();
         return err;
     }
@@ -90,6 +95,7 @@ int ouro_init(const ouro_config *config)
     if (err != OURO_OK) {
         atomic_store_explicit(&ouro__rt.running, 0, memory_order_release);
         ouro__builtin_fini();
+        ouro__weak_fini();
         ouro__gp_fini();
     }
     return err;
@@ -113,6 +119,7 @@ void ouro_shutdown(void)
                                       memory_order_relaxed));
     atomic_store_explicit(&ouro__rt.running, 0, memory_order_release);
     ouro__builtin_fini();
+    ouro__weak_fini();
     ouro__gp_fini();
 }
 

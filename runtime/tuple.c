@@ -4,6 +4,7 @@
  * beyond the release store that shares the tuple.
  */
 #include "builtin.h"
+#include "heap.h"
 
 #include <stdarg.h>
 
@@ -47,6 +48,7 @@ ouro_object *ouro_tuple_new(size_t n, ouro_object *const *items)
         ouro_incref(items[i]);
         t->items[i] = items[i];
     }
+    ouro__heap_track(&t->ob);
     return &t->ob;
 }
 

@@ -91,6 +91,9 @@ enum {
     /* Instances may hold references to other objects and so may be part of
      * a reference cycle: the cycle collector tracks them. */
     OURO_TYPE_GC = 1u << 0,
+    /* Instances accept weak references (ouro_weakref_new).  list, dict,
+     * records and weakref do. */
+    OURO_TYPE_WEAKREFABLE = 1u << 1,
 };
 
 /* A type must outlive every object of that type: objects may be freed
@@ -303,6 +306,82 @@ typedef void (*ouro_gc_callback)(ouro_gc_event event, const ouro_gc_info *info,
 int ouro_gc_callback_add(ouro_gc_callback fn, void *arg);     /* ENOMEM */
 int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg);  /* EINVAL */
 
+/* ---- introspection (docs/leak-hunting.md gives each call's snapshot
+ * semantics).  All are safe while other threads run and the collector
+ * works; the calls that return objects read shared state, so they are for
+ * online threads (not inside a blocking region). */
+
+/* New list of every tracked object alive during the call (only those of
+ * `type` when it is not NULL).  The list holds them, so they stay alive
+ * while it does.  NULL out of memory. */
+ouro_object *ouro_gc_get_objects(const ouro_type *type);
+/* New list of the tracked objects that refer directly to any of objs[0..n). */
+ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs);
+/* New list of the objects that objs[0..n) refer to directly (what their
+ * traverse visits, tracked or not). */
+ouro_object *ouro_gc_get_referents(size_t n, ouro_object *const *objs);
+/* The collector may examine it: its type has OURO_TYPE_GC and it is not
+ * immortal (frozen objects are still tracked, as in Python). */
+int ouro_gc_is_tracked(const ouro_object *o);
+/* Its finalizer has run (or is running). */
+int ouro_gc_is_finalized(const ouro_object *o);
+
+/* Freeze every tracked object alive now: collections never examine them
+ * (they count as held from outside) until ouro_gc_unfreeze.  Returns how
+ * many were newly frozen. */
+uint64_t ouro_gc_freeze(void);
+/* Unfreeze them all, making them candidates again.  OURO_ENOMEM leaves
+ * them frozen. */
+int ouro_gc_unfreeze(void);
+uint64_t ouro_gc_get_freeze_count(void);
+
+/* Debug flags, as in Python's gc.set_debug.  Reports go to `out` (NULL:
+ * stderr), written on the collector thread; the stream must stay open
+ * while the flags are set. */
+enum {
+    OURO_GC_DEBUG_STATS = 1u << 0,        /* a line at start and end */
+    OURO_GC_DEBUG_COLLECTABLE = 1u << 1,  /* a line per garbage object */
+    OURO_GC_DEBUG_SAVEALL = 1u << 5,      /* keep garbage in the garbage
+                                             list instead of freeing it */
+    OURO_GC_DEBUG_LEAK = OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_SAVEALL,
+};
+int ouro_gc_set_debug(unsigned flags, FILE *out);   /* OURO_EINVAL */
+unsigned ouro_gc_get_debug(void);
+/* The garbage list (gc.garbage): where DEBUG_SAVEALL puts what each
+ * collection found, after clearing its weak references and running its
+ * finalizers.  A list the runtime holds (a new reference to it; it is
+ * immortal).  Empty it before ouro_shutdown: what is left there is
+ * released without a collection. */
+ouro_object *ouro_gc_garbage(void);
+
+/* ---- leak tools (docs/leak-hunting.md) */
+
+/* Write objects as a graph: every object of the list `objects` (the garbage
+ * list, say), or, when it is NULL, the whole tracked heap.  JSON: one line
+ * per object, {"addr", "type", "refcnt", "outside", ["value",] "referents"}.
+ * DOT: a Graphviz digraph; objects held from outside the set drawn bold,
+ * referents outside the set dashed (with their value if int or str).
+ * "outside" is the object's count less the references from the set's
+ * objects (and from the list given): what holds it from elsewhere.
+ * OURO_EINVAL for a bad argument or a write error, OURO_ENOMEM. */
+enum { OURO_GC_DUMP_JSON = 0, OURO_GC_DUMP_DOT = 1 };
+int ouro_gc_dump(FILE *out, int format, ouro_object *objects);
+
+/* Why is `o` alive?  A new list: a chain [root, ..., o] in which each
+ * element refers to the next, and the root is held from outside the
+ * tracked heap (its count exceeds the references tracked objects hold to
+ * it; the caller's one reference to `o` is not counted).  An empty list:
+ * nothing outside reaches `o`, it is garbage not yet collected.  NULL out
+ * of memory.  For exact counts, ouro_flush first (pending decrements count
+ * as references). */
+ouro_object *ouro_gc_why_alive(ouro_object *o);
+/* Print such a chain, one line per object, naming each reference: [index]
+ * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise. */
+int ouro_gc_print_why_alive(FILE *out, ouro_object *chain);
+
+/* gc.get_stats: ouro_gc_get_stats above (one generation, cumulative), and
+ * per collection the ouro_gc_info given to callbacks at OURO_GC_STOP. */
+
 /* Mutator pauses: time each thread spent in collector-induced and
  * reclamation work at its safepoints (handshake acknowledgements, applying
  * deferred decrements, freeing slices), in a log-linear histogram summed
@@ -323,6 +402,41 @@ uint64_t ouro_pause_bucket_floor(unsigned bucket);
  * CPU (preempted by other threads or processes), not working. */
 void ouro_gc_pauses_cpu(ouro_pause_stats *out, uint64_t *hist);
 void ouro_gc_pauses_reset(void);
+
+/* ------------------------------------------------------------------------
+ * Weak references (docs/weakrefs.md).
+ *
+ * A weak reference does not keep its referent alive.  Dereferencing it
+ * returns a new reference, or NULL once the referent is dead: from the
+ * instant its count reached zero, or the collector proved it garbage.  A
+ * dereference racing with the last release returns either the object,
+ * with a reference taken before its death, or NULL; never a freed object.
+ *
+ * The optional callback runs once, after the referent died and before its
+ * finalizer, with the cleared weak reference (its get returns NULL) and
+ * `data` (borrowed).  It runs on the thread that frees the referent: at
+ * that thread's safepoint, or on the collector thread for garbage cycles,
+ * and it may do anything a finalizer may.  The callback of a weak reference
+ * that is itself garbage in the same collection is not called.
+ */
+typedef void (*ouro_weakref_callback)(ouro_object *weakref, ouro_object *data);
+extern const ouro_type ouro_weakref_type;
+
+/* A weak reference to `referent` (its type must have
+ * OURO_TYPE_WEAKREFABLE); callback and data may be NULL; the weak reference
+ * holds `data` strongly.  NULL if the type does not accept weak references
+ * or out of memory. */
+ouro_object *ouro_weakref_new(ouro_object *referent,
+                              ouro_weakref_callback callback,
+                              ouro_object *data);
+/* New reference to the referent, or NULL if it is dead (or `weakref` is not
+ * a weak reference).  A read of shared state: online only, like container
+ * reads (not inside a blocking region). */
+ouro_object *ouro_weakref_get(ouro_object *weakref);
+/* New reference to the weak reference's data (NULL if none). */
+ouro_object *ouro_weakref_data(ouro_object *weakref);
+/* Weak references to `o` that are not yet cleared. */
+size_t ouro_weakref_count(ouro_object *o);
 
 /* ------------------------------------------------------------------------
  * Built-in types.  Every getter returns a new reference (NULL when the

@@ -1,0 +1,171 @@
+/*
+ * heap.c - the registry of tracked objects (see heap.h).
+ *
+ * Cost per tracked object: 16 bytes, and one uncontended shard lock when
+ * it is linked (end of construction) and one when it leaves (its death).
+ */
+#include "heap.h"
+
+#include "refcount.h"
+#include "weakref.h"
+
+#define SHARDS OURO__SIDE_STRIPES
+
+ouro__side_lock ouro__side_locks[OURO__SIDE_STRIPES];
+
+/* Shard i is guarded by side lock i. */
+typedef struct shard {
+    ouro__heap_link head;   /* circular, sentinel */
+} shard;
+
+static shard shards[SHARDS];
+
+static shard *shard_of(const ouro_object *o)
+{
+    return &shards[ouro__side_stripe(o)];
+}
+
+static pthread_mutex_t *lock_of(const shard *s)
+{
+    return &ouro__side_locks[s - shards].mutex;
+}
+
+static ouro__heap_link *link_of(ouro_object *o)
+{
+    return (ouro__heap_link *)o - 1;
+}
+
+static ouro_object *object_of(ouro__heap_link *l)
+{
+    return (ouro_object *)(l + 1);
+}
+
+void ouro__heap_init(void)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        pthread_mutex_init(&ouro__side_locks[i].mutex, NULL);
+        /* Objects left over from an earlier run (immortals) are forgotten. */
+        shards[i].head.prev = shards[i].head.next = &shards[i].head;
+    }
+}
+
+void ouro__heap_track(ouro_object *o)
+{
+    if (!ouro__has_preheader(o->ob_type))
+        return;
+    shard *s = shard_of(o);
+    ouro__heap_link *l = link_of(o);
+    pthread_mutex_lock(lock_of(s));
+    if (!l->next) {
+        l->next = s->head.next;
+        l->prev = &s->head;
+        s->head.next->prev = l;
+        s->head.next = l;
+    }
+    pthread_mutex_unlock(lock_of(s));
+}
+
+void ouro__heap_untrack_locked(ouro_object *o)
+{
+    ouro__heap_link *l = link_of(o);
+    if (!l->next)
+        return;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+}
+
+void ouro__heap_untrack(ouro_object *o)
+{
+    shard *s = shard_of(o);
+    pthread_mutex_lock(lock_of(s));
+    ouro__heap_untrack_locked(o);
+    pthread_mutex_unlock(lock_of(s));
+}
+
+void ouro__leave_side_tables(ouro_object *o, uint32_t gc)
+{
+    if (ouro__has_preheader(o->ob_type)) {
+        ouro__heap_untrack(o);
+        if (ouro__is_weakref(o))
+            ouro__weak_self_died(o);
+    }
+    if (gc & OURO__GC_HAS_WEAKREFS)
+        ouro__weak_referent_died(o);
+}
+
+void ouro__side_lock_all(void)
+{
+    for (int i = 0; i < OURO__SIDE_STRIPES; i++)
+        pthread_mutex_lock(&ouro__side_locks[i].mutex);
+}
+
+void ouro__side_unlock_all(void)
+{
+    for (int i = OURO__SIDE_STRIPES - 1; i >= 0; i--)
+        pthread_mutex_unlock(&ouro__side_locks[i].mutex);
+}
+
+void ouro__heap_release(ouro_object **objs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ouro_decref(objs[i]);
+    ouro__mem_free(objs);
+}
+
+int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
+                        ouro_object ***out, size_t *n)
+{
+    ouro_object **all = NULL;
+    size_t k = 0, cap = 0;
+    for (int i = 0; i < SHARDS; i++) {
+        shard *s = &shards[i];
+        pthread_mutex_lock(lock_of(s));
+        for (ouro__heap_link *l = s->head.next; l != &s->head; l = l->next) {
+            ouro_object *o = object_of(l);
+            if (filter && !filter(o, arg))
+                continue;
+            if (k == cap) {
+                /* Growing under the lock: the allocator takes none of
+                 * ours. */
+                size_t c = cap ? cap * 2 : 256;
+                ouro_object **bigger = ouro__mem_alloc(c * sizeof *bigger);
+                if (!bigger) {
+                    pthread_mutex_unlock(lock_of(s));
+                    ouro__heap_release(all, k);
+                    *out = NULL;
+                    *n = 0;
+                    return OURO_ENOMEM;
+                }
+                if (k)
+                    __builtin_memcpy(bigger, all, k * sizeof *bigger);
+                ouro__mem_free(all);
+                all = bigger;
+                cap = c;
+            }
+            /* Linked, so its count fields are intact (W1); a decided death
+             * makes the try-increment fail (W2). */
+            if (ouro__is_immortal(o)) {
+                all[k++] = o;
+            } else if (ouro__try_incref_shared(o)) {
+                ouro__note_touch(o);   /* W4 */
+                all[k++] = o;
+            }
+        }
+        pthread_mutex_unlock(lock_of(s));
+    }
+    *out = all;
+    *n = k;
+    return OURO_OK;
+}
+
+void ouro__heap_each_locked(void (*fn)(ouro_object *o, void *arg), void *arg)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        shard *s = &shards[i];
+        pthread_mutex_lock(lock_of(s));
+        for (ouro__heap_link *l = s->head.next; l != &s->head; l = l->next)
+            fn(object_of(l), arg);
+        pthread_mutex_unlock(lock_of(s));
+    }
+}

@@ -1,0 +1,394 @@
+/*
+ * introspect_test.c - the gc module's introspection in C: get_objects,
+ * get_referrers, get_referents, is_tracked, is_finalized, freeze, the debug
+ * flags and the garbage list; get_objects while other threads allocate and
+ * the collector runs; freeze while threads build cycles.
+ */
+#include "fixture.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ouro_type node_type, fin_type, phoenix_type, empty_type;
+static ouro_object *lifeboat;
+static int listed_during_finalizer;
+
+static size_t count_in(ouro_object *list, ouro_object *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ouro_list_len(list); i++) {
+        ouro_object *x = ouro_list_get(list, (ptrdiff_t)i);
+        n += x == o;
+        ouro_decref(x);
+    }
+    return n;
+}
+
+static size_t count_of_type(const ouro_type *t)
+{
+    ouro_object *all = ouro_gc_get_objects(t);
+    size_t n = ouro_list_len(all);
+    ouro_decref(all);
+    return n;
+}
+
+static void fin_lists_itself(ouro_object *self)
+{
+    ouro_object *all = ouro_gc_get_objects(&fin_type);
+    listed_during_finalizer += (int)count_in(all, self);
+    ouro_decref(all);
+}
+
+static void resurrect(ouro_object *self)
+{
+    ouro_list_append(lifeboat, self);
+}
+
+static int setup(void **state)
+{
+    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    ouro_record_type_init(&fin_type, "Fin", 2, fin_lists_itself);
+    ouro_record_type_init(&phoenix_type, "Phoenix", 2, resurrect);
+    ouro_record_type_init(&empty_type, "Empty", 0, NULL);
+    listed_during_finalizer = 0;
+    lifeboat = NULL;
+    return ouro_test_setup(state);
+}
+
+#define TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, ouro_test_teardown)
+
+static void get_objects_lists_live_tracked_objects(void **state)
+{
+    ouro_object *l = ouro_list_new(0), *d = ouro_dict_new();
+    ouro_object *r = ouro_record_new(&node_type), *i = ouro_int_new(1000);
+    ouro_object *t = ouro_tuple_pack(2, l, i);
+    ouro_object *all = ouro_gc_get_objects(NULL);
+    assert_int_equal(count_in(all, l), 1);
+    assert_int_equal(count_in(all, d), 1);
+    assert_int_equal(count_in(all, r), 1);
+    assert_int_equal(count_in(all, t), 1);
+    assert_int_equal(count_in(all, i), 0);   /* int: untracked */
+    assert_int_equal(count_in(all, all), 0);  /* made after the walk */
+    /* The result holds what it lists. */
+    assert_int_equal(ouro_refcnt(r), 2);
+    ouro_decref(all);
+    ouro_object *lists = ouro_gc_get_objects(&ouro_list_type);
+    assert_int_equal(count_in(lists, l), 1);
+    assert_int_equal(count_in(lists, d), 0);
+    ouro_decref(lists);
+    assert_int_equal(count_of_type(&node_type), 1);
+    ouro_decref(r);
+    ouro_flush();
+    assert_int_equal(count_of_type(&node_type), 0);
+    ouro_decref(t);
+    ouro_decref(l);
+    ouro_decref(d);
+    ouro_decref(i);
+}
+
+static void objects_being_finalized_are_not_listed(void **state)
+{
+    ouro_object *f = ouro_record_new(&fin_type);
+    assert_int_equal(count_of_type(&fin_type), 1);
+    ouro_decref(f);
+    ouro_flush();
+    assert_int_equal(listed_during_finalizer, 0);
+    assert_int_equal(count_of_type(&fin_type), 0);
+}
+
+static void resurrected_objects_are_listed_again(void **state)
+{
+    lifeboat = ouro_list_new(0);
+    /* By counting. */
+    ouro_object *p = ouro_record_new(&phoenix_type);
+    ouro_decref(p);
+    ouro_flush();
+    assert_int_equal(ouro_list_len(lifeboat), 1);
+    assert_int_equal(count_of_type(&phoenix_type), 1);
+    assert_true(ouro_gc_is_finalized(p));
+    /* By the collector. */
+    ouro_object *a = ouro_record_new(&phoenix_type), *b = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+    assert_int_equal(ouro_gc_collect(), 2);   /* found, then resurrected */
+    assert_int_equal(ouro_list_len(lifeboat), 2);
+    assert_int_equal(count_of_type(&phoenix_type), 2);
+    assert_int_equal(count_of_type(&node_type), 1);
+    ouro_object *saved = ouro_list_pop(lifeboat, -1);
+    ouro_record_set(saved, 0, NULL);
+    ouro_decref(saved);
+    ouro_decref(lifeboat);
+    ouro_flush();
+    assert_int_equal(count_of_type(&phoenix_type), 0);
+    assert_int_equal(count_of_type(&node_type), 0);
+}
+
+static void referents_and_referrers(void **state)
+{
+    ouro_object *a = ouro_record_new(&node_type), *s = ouro_str_from("s");
+    ouro_object *l = ouro_list_new(0), *r = ouro_record_new(&node_type);
+    ouro_list_append(l, a);
+    ouro_list_append(l, s);
+    ouro_record_set(r, 0, a);
+    ouro_record_set(r, 1, l);
+
+    ouro_object *objs[] = {l, r};
+    ouro_object *ents = ouro_gc_get_referents(2, objs);
+    assert_int_equal(ouro_list_len(ents), 4);   /* a, s; a, l */
+    assert_int_equal(count_in(ents, a), 2);
+    assert_int_equal(count_in(ents, s), 1);
+    assert_int_equal(count_in(ents, l), 1);
+    ouro_decref(ents);
+    ouro_flush();   /* or the list of referents still refers to a */
+
+    ouro_object *rers = ouro_gc_get_referrers(1, &a);
+    assert_int_equal(ouro_list_len(rers), 2);
+    assert_int_equal(count_in(rers, l), 1);
+    assert_int_equal(count_in(rers, r), 1);
+    ouro_decref(rers);
+    ouro_flush();
+    ouro_object *both[] = {s, l};
+    rers = ouro_gc_get_referrers(2, both);   /* l refers to s; r to l */
+    assert_int_equal(ouro_list_len(rers), 2);
+    ouro_decref(rers);
+    assert_null(ouro_gc_get_referents(1, (ouro_object *[]){NULL}));
+
+    ouro_decref(r);
+    ouro_decref(l);
+    ouro_decref(s);
+    ouro_decref(a);
+}
+
+static void tracked_and_finalized_flags(void **state)
+{
+    ouro_object *l = ouro_list_new(0), *i = ouro_int_new(1000);
+    ouro_object *s = ouro_str_from("x"), *e = ouro_record_new(&empty_type);
+    assert_true(ouro_gc_is_tracked(l));
+    assert_false(ouro_gc_is_tracked(i));
+    assert_false(ouro_gc_is_tracked(s));
+    assert_false(ouro_gc_is_tracked(e));
+    assert_false(ouro_gc_is_finalized(l));
+    ouro_decref(l);
+    ouro_decref(i);
+    ouro_decref(s);
+    ouro_decref(e);
+}
+
+static void make_garbage_pair(void)
+{
+    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+}
+
+static void frozen_garbage_waits_for_unfreeze(void **state)
+{
+    make_garbage_pair();
+    ouro_object *keep = ouro_list_new(0);
+    uint64_t n = ouro_gc_freeze();
+    assert_true(n >= 3);
+    assert_int_equal(ouro_gc_get_freeze_count(), n);
+    assert_int_equal(ouro_gc_freeze(), 0);   /* already frozen */
+    assert_int_equal(ouro_gc_collect(), 0);
+    make_garbage_pair();                     /* made after: not frozen */
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_get_freeze_count(), 0);
+    assert_int_equal(ouro_gc_collect(), 2);
+    ouro_decref(keep);
+}
+
+static void saveall_keeps_garbage_and_reports(void **state)
+{
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    assert_int_equal(ouro_gc_set_debug(1u << 20, out), OURO_EINVAL);
+    assert_int_equal(ouro_gc_set_debug(OURO_GC_DEBUG_LEAK | OURO_GC_DEBUG_STATS,
+                                       out),
+                     OURO_OK);
+    assert_int_equal(ouro_gc_get_debug(),
+                     OURO_GC_DEBUG_LEAK | OURO_GC_DEBUG_STATS);
+    make_garbage_pair();
+    uint64_t freed_before;
+    ouro_stats st;
+    ouro_get_stats(&st);
+    freed_before = st.freed;
+    assert_int_equal(ouro_gc_collect(), 2);
+    ouro_object *garbage = ouro_gc_garbage();
+    assert_int_equal(ouro_list_len(garbage), 2);
+    ouro_object *first = ouro_list_get(garbage, 0);
+    assert_ptr_equal(ouro_type_of(first), &node_type);
+    ouro_object *next = ouro_record_get(first, 0);   /* intact */
+    assert_ptr_equal(ouro_type_of(next), &node_type);
+    ouro_decref(next);
+    ouro_decref(first);
+    ouro_get_stats(&st);
+    assert_int_equal(st.freed, freed_before);
+
+    ouro_gc_set_debug(0, NULL);
+    fflush(out);
+    rewind(out);
+    char buf[4096];
+    size_t len = fread(buf, 1, sizeof buf - 1, out);
+    buf[len] = 0;
+    fclose(out);
+    int collectable = 0;
+    for (char *p = buf; (p = strstr(p, "gc: collectable <Node 0x")); p++)
+        collectable++;
+    assert_int_equal(collectable, 2);
+    assert_non_null(strstr(buf, "gc: done, "));
+    assert_non_null(strstr(buf, " 2 unreachable, 0 collected"));
+
+    /* Emptied, the cycle is garbage again, and this time it is freed. */
+    ouro_object *o;
+    while ((o = ouro_list_pop(garbage, -1)))
+        ouro_decref(o);
+    ouro_decref(garbage);
+    assert_int_equal(ouro_gc_collect(), 2);
+}
+
+/* ---- concurrent ----------------------------------------------------------- */
+
+#define THREADS 2
+#define OPS 12000
+
+static ouro_object *payload;
+
+static void *churn(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    for (int i = 0; i < OPS; i++) {
+        ouro_object *a = ouro_record_new(&node_type);
+        ouro_record_set(a, 1, payload);
+        if (i % 3 == 0) {   /* a garbage cycle */
+            ouro_object *b = ouro_record_new(&node_type);
+            ouro_record_set(b, 1, payload);
+            ouro_record_set(a, 0, b);
+            ouro_record_set(b, 0, a);
+            ouro_decref(b);
+        }
+        ouro_decref(a);
+        if (i % 64 == 0)
+            ouro_safepoint();
+    }
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void check_all(ouro_object *all)
+{
+    for (size_t i = 0; i < ouro_list_len(all); i++) {
+        ouro_object *o = ouro_list_get(all, (ptrdiff_t)i);
+        if (ouro_type_of(o) == &node_type) {
+            ouro_object *p = ouro_record_get(o, 1);
+            /* Payload set right after construction: NULL or intact. */
+            assert_true(p == NULL || p == payload);
+            ouro_xdecref(p);
+        }
+        ouro_decref(o);
+    }
+}
+
+static void get_objects_while_threads_allocate(void **state)
+{
+    payload = ouro_str_from("payload");
+    ouro_gc_set_threshold(64);
+    ouro_gc_enable();
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    for (int round = 0; round < 40; round++) {
+        ouro_object *all = ouro_gc_get_objects(round % 2 ? &node_type : NULL);
+        assert_non_null(all);
+        check_all(all);
+        ouro_decref(all);
+        if (round % 8 == 0) {
+            ouro_gc_freeze();
+            ouro_gc_unfreeze();
+        }
+        ouro_safepoint();
+    }
+    ouro_blocking_begin();
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    ouro_blocking_end();
+    ouro_gc_disable();
+    ouro_gc_collect();
+    ouro_gc_collect();
+    assert_int_equal(count_of_type(&node_type), 0);
+    ouro_decref(payload);
+}
+
+static void freeze_then_collect_while_threads_build_cycles(void **state)
+{
+    payload = ouro_str_from("payload");
+    /* Frozen live structure: must survive every collection untouched. */
+    ouro_object *root = ouro_list_new(0);
+    for (int i = 0; i < 100; i++) {
+        ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+        ouro_record_set(a, 0, b);
+        ouro_record_set(b, 0, a);
+        ouro_record_set(a, 1, payload);
+        ouro_list_append(root, a);
+        ouro_decref(a);
+        ouro_decref(b);
+    }
+    assert_true(ouro_gc_freeze() >= 201);
+    ouro_gc_set_threshold(64);
+    ouro_gc_enable();
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    for (int i = 0; i < 10; i++)
+        assert_true(ouro_gc_collect() >= 0);
+    ouro_blocking_begin();
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    ouro_blocking_end();
+    ouro_gc_disable();
+    ouro_gc_collect();
+    ouro_gc_collect();
+    /* Only the frozen pairs are left, intact. */
+    assert_int_equal(count_of_type(&node_type), 200);
+    for (ptrdiff_t i = 0; i < 100; i++) {
+        ouro_object *a = ouro_list_get(root, i), *b = ouro_record_get(a, 0);
+        ouro_object *back = ouro_record_get(b, 0), *p = ouro_record_get(a, 1);
+        assert_ptr_equal(back, a);
+        assert_ptr_equal(p, payload);
+        ouro_decref(p);
+        ouro_decref(back);
+        ouro_decref(b);
+        ouro_decref(a);
+    }
+    /* Dropped while frozen: the cycles are found only after unfreeze. */
+    ouro_decref(root);
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_collect(), 200);
+    ouro_decref(payload);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TEST(get_objects_lists_live_tracked_objects),
+        TEST(objects_being_finalized_are_not_listed),
+        TEST(resurrected_objects_are_listed_again),
+        TEST(referents_and_referrers),
+        TEST(tracked_and_finalized_flags),
+        TEST(frozen_garbage_waits_for_unfreeze),
+        TEST(saveall_keeps_garbage_and_reports),
+        TEST(get_objects_while_threads_allocate),
+        TEST(freeze_then_collect_while_threads_build_cycles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
