@@ -22,6 +22,7 @@ typedef struct shard {
 
 static shard shards[SHARDS];
 static _Atomic uint64_t added;   /* since the last take */
+static atomic_bool overflowed;   /* a buffering found no memory */
 
 static shard *shard_of(const ouro_object *o)
 {
@@ -44,6 +45,7 @@ int ouro__cand_init(void)
         shards[i].cap = shards[i].used = shards[i].live = 0;
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
+    atomic_store_explicit(&overflowed, false, memory_order_relaxed);
     return OURO_OK;
 }
 
@@ -112,9 +114,29 @@ void ouro__buffer_candidate(ouro_object *o)
         ouro__gc_candidates_grew(n);
         return;
     }
-    /* Out of memory: the object is simply not a candidate this time; its
-     * next decrement tries again. */
     pthread_mutex_unlock(&s->lock);
+    if (!(gc & OURO__GC_BUFFERED)) {
+        /* Out of memory.  This may have been the last decrement its cycle
+         * will ever see, so the next collection looks at the whole heap;
+         * collecting is also the way to get memory back. */
+        ouro__cand_overflow_set();
+        ouro__gc_candidates_grew(UINT64_MAX);
+    }
+}
+
+void ouro__cand_overflow_set(void)
+{
+    /* release, with the acquire in _take: the collector that clears the
+     * mark sees the registry as it was when the buffering failed (the
+     * object is linked there). */
+    atomic_store_explicit(&overflowed, true, memory_order_release);
+}
+
+bool ouro__cand_overflow_take(void)
+{
+    /* Plain load first: the common case writes nothing. */
+    return atomic_load_explicit(&overflowed, memory_order_relaxed) &&
+           atomic_exchange_explicit(&overflowed, false, memory_order_acquire);
 }
 
 bool ouro__cand_remove(ouro_object *o)

@@ -13,6 +13,10 @@
  * insertion; it is cleared by whoever ends the object's candidacy: the
  * thread that removes it at its death, the collector when it holds it, or
  * the winner of the zombie claim.
+ *
+ * Buffering never loses an object silently: without memory for the table
+ * it raises the overflow mark, and the next collection takes the whole
+ * registry of tracked objects as candidates instead.
  */
 #ifndef OURO_CANDIDATES_H
 #define OURO_CANDIDATES_H
@@ -39,6 +43,13 @@ void ouro__cand_forget(ouro_object *o);
  * collector (its try-increment failed) both call this, in either order;
  * the second one frees the object, the first never touches it again. */
 void ouro__zombie_claim(ouro_thread *t, ouro_object *o);
+
+/* Buffering an object found no memory, so a candidate may be missing from
+ * the set: the next collection must take every tracked object as one
+ * (docs/collector.md, completeness step 2).  _take reads and clears the
+ * mark; _set puts it back (that collection could not do it either). */
+bool ouro__cand_overflow_take(void);
+void ouro__cand_overflow_set(void);
 
 /* Candidates added since the last take (approximate, for the trigger). */
 uint64_t ouro__cand_count(void);

@@ -31,6 +31,7 @@
 #include "debug.h"
 #include "decref_buffer.h"
 #include "gc.h"
+#include "heap.h"
 #include "refcount.h"
 #include "settle.h"
 #include "table.h"
@@ -507,6 +508,8 @@ static void release_rest(gc_ctx *c)
             continue;   /* freed */
         if (node->was_white)
             ouro__settle_keep(o);   /* settled as garbage, kept after all */
+        bool touched = atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+                       OURO__GC_TOUCHED;
         clear_marks(o);
         /* Buffer again, so that a later collection looks at it:
          *  - a candidate whose count moved since trial deletion read it (a
@@ -514,9 +517,13 @@ static void release_rest(gc_ctx *c)
          *    hold and so not buffered it: completeness step 2);
          *  - anything validated as garbage and then kept (after finalizers
          *    ran), since nothing else may ever decrement it again;
+         *  - a touched candidate: reached from an earlier one, it stayed
+         *    BUFFERED after its count was read, and an increment and a
+         *    decrement in that window leave the count as it was, but the
+         *    decrement did not buffer it (completeness step 2);
          *  - candidates, if we ran out of memory. */
         if ((node->candidate &&
-             (c->oom || ouro__raw_refcnt(o) - 1 != node->count)) ||
+             (c->oom || touched || ouro__raw_refcnt(o) - 1 != node->count)) ||
             node->was_white)
             ouro__maybe_buffer(o);
         ouro__release_hold(c->self, o);
@@ -563,6 +570,51 @@ static void sort_by_address(ouro_object **v, size_t n)
     ouro__mem_free(tmp);
 }
 
+void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+
+static bool examinable(ouro_object *o, void *arg)
+{
+    (void)arg;
+    return !ouro__is_immortal(o) &&
+           !(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+             OURO__GC_FROZEN);
+}
+
+/* A buffering ran out of memory, so some garbage cycle may have no member
+ * in the set: every tracked object is a candidate this time
+ * (docs/collector.md, completeness step 2).  The registry snapshot holds
+ * each one; all of them enter the table before any is walked, since a walk
+ * that reached one not yet there would hold it a second time and read a
+ * count that includes the snapshot's hold.  They are not taken from the
+ * set, so BUFFERED is left alone (a mutator may have buffered one since). */
+static void take_whole_heap(gc_ctx *c)
+{
+    ouro_object **all;
+    size_t n;
+    if (ouro__heap_snapshot(examinable, NULL, &all, &n) != OURO_OK) {
+        ouro__cand_overflow_set();   /* the next collection tries again */
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ouro_object *o = all[i];
+        int64_t j = gc_table_lookup(&c->tab, o);
+        if (j < 0 && (j = gc_table_add(&c->tab, o)) >= 0) {
+            mark_node(o, j, false);   /* the snapshot's hold is the node's */
+            c->tab.nodes[j].candidate = true;
+            c->run->candidates++;
+            push(c, (uint32_t)j);
+            continue;
+        }
+        if (j >= 0)
+            c->tab.nodes[j].candidate = true;   /* reached already */
+        else
+            ouro__cand_overflow_set();   /* no room: the next time */
+        ouro__release_hold(c->self, o);
+    }
+    ouro__mem_free(all);
+    trial_drain(c);
+}
+
 static uint64_t phase_end(struct ouro_gc_run *run, int phase, uint64_t start)
 {
     uint64_t now = ouro__now_ns();
@@ -579,13 +631,19 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * the first handshake sees the flag, and diverts its increments. */
     atomic_store_explicit(&ouro__gc_active, 1, memory_order_release);
 
+    /* First, so that the snapshot's holds precede every mark (its holds
+     * would otherwise count as touches), and the candidates' walks find
+     * its objects in the table already (and hold none twice). */
+    if (ouro__cand_overflow_take())
+        take_whole_heap(&c);
+
     ouro_object **cands;
     size_t ncand;
     ouro__cand_take_all(&cands, &ncand);
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(cands, ncand);
-    gc_table_reserve(&c.tab, ncand + ncand / 4 + 1024);
+    gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         ouro_object *o = cands[i];
         /* The first touch of each candidate: start the misses early. */
@@ -627,6 +685,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         run->candidates++;
         push(&c, (uint32_t)j);
         trial_drain(&c);
+        void (*hook)(ouro_object *) = atomic_load_explicit(
+            &ouro__walk_test_hook, memory_order_relaxed);
+        if (OURO_UNLIKELY(hook != NULL))
+            hook(o);
     }
     ouro__mem_free(cands);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);

@@ -33,6 +33,10 @@ struct ouro_gc_run {
 };
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run);
 
+/* White-box tests only: called on the collector thread after each taken
+ * candidate's subgraph has been walked, to schedule mutator work there. */
+extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+
 /* Free a dead object's memory (after destroy), counting it. */
 void ouro__release_object(ouro_thread *t, ouro_object *o);
 

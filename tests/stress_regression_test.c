@@ -67,10 +67,55 @@ static void flush_with_nothing_to_do_is_a_quiescent_point(void **state)
     assert_true(done);
 }
 
+static ouro_object *handed_over;   /* a reference given to the dropper */
+static int64_t found_while_queued;
+
+static void *drop_and_collect(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    /* Not the owner, and the shared count is 0: the drop cannot go below
+     * zero, so it goes to the owner's merge queue (state QUEUED). */
+    ouro_decref(handed_over);
+    ouro_flush();
+    found_while_queued = ouro_gc_collect();
+    ouro_thread_detach();
+    return NULL;
+}
+
+/* A cycle member in its owner's merge queue is not garbage yet: the owner
+ * will read it when it merges (docs/counting.md, C5a).  The collector used
+ * to count the queued reference as released, find the cycle garbage and
+ * free it, and the owner's merge then wrote to freed memory (the stress
+ * suite's finalizers scenario, a use-after-free in merge_queued). */
+static void queued_cycle_member_survives_until_merged(void **state)
+{
+    (void)state;
+    ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
+    assert_int_equal(ouro_list_append(a, b), OURO_OK);
+    assert_int_equal(ouro_list_append(b, a), OURO_OK);
+    ouro_decref(b);   /* b is a candidate; a's references are all local */
+    ouro_flush();
+    handed_over = a;   /* our reference, now the other thread's */
+    found_while_queued = -1;
+    /* Offline: the other thread's grace periods and the collector's
+     * handshakes do not wait for us, and we do not merge meanwhile. */
+    ouro_blocking_begin();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drop_and_collect, NULL), 0);
+    pthread_join(t, NULL);
+    ouro_blocking_end();
+    assert_int_equal(found_while_queued, 0);
+    ouro_flush();   /* merges a: now it is garbage */
+    assert_int_equal(ouro_gc_collect(), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         OURO_TEST(flush_with_nothing_to_do_is_a_quiescent_point),
+        OURO_TEST(queued_cycle_member_survives_until_merged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
