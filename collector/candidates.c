@@ -120,7 +120,6 @@ void ouro__buffer_candidate(ouro_object *o)
          * will ever see, so the next collection looks at the whole heap;
          * collecting is also the way to get memory back. */
         ouro__cand_overflow_set();
-        ouro__gc_candidates_grew(UINT64_MAX);
     }
 }
 
@@ -130,6 +129,10 @@ void ouro__cand_overflow_set(void)
      * mark sees the registry as it was when the buffering failed (the
      * object is linked there). */
     atomic_store_explicit(&overflowed, true, memory_order_release);
+    /* A collection now: nothing else may ever ask for one (the failed
+     * buffering may have been the garbage's last decrement), and
+     * collecting is also the way to get memory back. */
+    ouro__gc_candidates_grew(UINT64_MAX);
 }
 
 bool ouro__cand_overflow_take(void)

@@ -47,7 +47,8 @@ void ouro__zombie_claim(ouro_thread *t, ouro_object *o);
 /* Buffering an object found no memory, so a candidate may be missing from
  * the set: the next collection must take every tracked object as one
  * (docs/collector.md, completeness step 2).  _take reads and clears the
- * mark; _set puts it back (that collection could not do it either). */
+ * mark; _set raises it (or puts it back: that collection could not do it
+ * either) and asks for an automatic collection. */
 bool ouro__cand_overflow_take(void);
 void ouro__cand_overflow_set(void);
 

@@ -36,6 +36,7 @@
 #include "settle.h"
 #include "table.h"
 
+#include <stdlib.h>
 
 #define QUIESCE_EVERY 1024
 #define PREFETCH_AHEAD 8
@@ -48,7 +49,14 @@ typedef struct gc_ctx {
     int64_t cur;                 /* node being traversed */
     uint64_t drained;            /* nodes trial deletion has read */
     bool oom;
+    bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
+    /* The candidates taken from the set, in address order to within
+     * 2^taken_low bytes from taken_lo (sort_by_address). */
+    ouro_object **taken;
+    size_t ntaken;
+    uintptr_t taken_lo;
+    unsigned taken_low;
 } gc_ctx;
 
 static bool tracked(const ouro_object *o)
@@ -85,6 +93,18 @@ static void handshake(ouro_thread *self)
     ouro__wait_grace_period(self, ouro__gp_advance());
 }
 
+/* A collection whose validation found nothing white did no handshake.
+ * release_rest compares counts, and a decrement that read BUFFERED before
+ * our mark may not have changed its count yet (a thread preempted between
+ * the two): one handshake first, which waits for every online thread to
+ * pass a quiescent point, and so to finish such a decrement (completeness
+ * step 2; threads apply decrements only while online). */
+static void await_decrements_in_flight(gc_ctx *c)
+{
+    if (!c->handshaken && !c->oom && c->tab.n)
+        handshake(c->self);
+}
+
 static void clear_marks(ouro_object *o)
 {
     atomic_fetch_and_explicit(&o->ob_gc,
@@ -105,11 +125,17 @@ static void mark_node(ouro_object *o, int64_t index, bool candidate)
     uint32_t clear = OURO__GC_TOUCHED | OURO__GC_DIRTY |
                      (candidate ? OURO__GC_BUFFERED : 0);
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    /* seq_cst: the count is read after this (trial_drain), and a decrement
+     * applies its count change and reads BUFFERED in the other order, with
+     * a seq_cst fence before (ouro__gp_poll, when its batch became ready).
+     * Store-buffering case: either the decrement sees BUFFERED cleared and
+     * buffers, or our count read sees every count change made before its
+     * fence (completeness step 2). */
     while (!atomic_compare_exchange_weak_explicit(
         &o->ob_gc, &gc,
         (gc & OURO__GC_FLAGS_MASK & ~clear) | OURO__GC_HELD | OURO__GC_IN_GC |
             (node << OURO__GC_NODE_SHIFT),
-        memory_order_relaxed, memory_order_relaxed))
+        memory_order_seq_cst, memory_order_relaxed))
         ;
 }
 
@@ -123,6 +149,54 @@ static bool hold_candidate(gc_ctx *c, ouro_object *o)
         return false;
     }
     return true;
+}
+
+/* Is `o` among the candidates taken for this collection?  A binary search
+ * over the address buckets, then a scan of o's bucket. */
+static bool was_taken(const gc_ctx *c, const ouro_object *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    if (!c->ntaken || a < c->taken_lo)
+        return false;
+    uintptr_t key = (a - c->taken_lo) >> c->taken_low;
+    size_t lo = 0, hi = c->ntaken;
+    while (lo < hi) {   /* the first entry whose bucket is >= key */
+        size_t mid = lo + (hi - lo) / 2;
+        if ((((uintptr_t)c->taken[mid] - c->taken_lo) >> c->taken_low) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < c->ntaken; i++) {
+        ouro_object *e = c->taken[i];
+        if ((((uintptr_t)e - c->taken_lo) >> c->taken_low) != key)
+            break;
+        if (e == o)
+            return true;
+    }
+    return false;
+}
+
+/* Mark `o`, just held as node j.  A taken candidate (still BUFFERED: only
+ * the collector ends the candidacy of a taken one that is alive) loses
+ * BUFFERED in the same CAS that sets IN_GC, whoever reaches it first, the
+ * loop over the candidates or a walk from an earlier one.  A decrement
+ * that saw BUFFERED therefore read ob_gc before IN_GC was set: it is not
+ * paired with a touch (completeness step 2). */
+static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
+{
+    mark_node(o, j, candidate);
+    if (candidate) {
+        c->tab.nodes[j].candidate = true;
+        c->run->candidates++;
+    }
+}
+
+static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
+{
+    return (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+            OURO__GC_BUFFERED) &&
+           was_taken(c, o);
 }
 
 static void visit_gray(ouro_object *child, void *arg)
@@ -140,7 +214,7 @@ static void visit_gray(ouro_object *child, void *arg)
         /* `child` is a borrowed pointer read by traverse; this thread has
          * passed no quiescent point since, so the increment is safe. */
         ouro_incref(child);
-        mark_node(child, j, false);
+        mark_held(c, child, j, taken_and_buffered(c, child));
         push(c, (uint32_t)j);
     }
     c->tab.nodes[j].in_edges++;
@@ -339,6 +413,7 @@ static size_t validate(gc_ctx *c, bool again)
     if (again)
         ouro__decbuf_seal(c->self);
     handshake(c->self);                                           /* W1 */
+    c->handshaken = true;
     if (again)
         ouro__decbuf_apply_ready(c->self);
     t->nedges = 0;
@@ -508,8 +583,6 @@ static void release_rest(gc_ctx *c)
             continue;   /* freed */
         if (node->was_white)
             ouro__settle_keep(o);   /* settled as garbage, kept after all */
-        bool touched = atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-                       OURO__GC_TOUCHED;
         clear_marks(o);
         /* Buffer again, so that a later collection looks at it:
          *  - a candidate whose count moved since trial deletion read it (a
@@ -517,24 +590,33 @@ static void release_rest(gc_ctx *c)
          *    hold and so not buffered it: completeness step 2);
          *  - anything validated as garbage and then kept (after finalizers
          *    ran), since nothing else may ever decrement it again;
-         *  - a touched candidate: reached from an earlier one, it stayed
-         *    BUFFERED after its count was read, and an increment and a
-         *    decrement in that window leave the count as it was, but the
-         *    decrement did not buffer it (completeness step 2);
          *  - candidates, if we ran out of memory. */
         if ((node->candidate &&
-             (c->oom || touched || ouro__raw_refcnt(o) - 1 != node->count)) ||
+             (c->oom || ouro__raw_refcnt(o) - 1 != node->count)) ||
             node->was_white)
             ouro__maybe_buffer(o);
         ouro__release_hold(c->self, o);
     }
 }
 
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (ouro_object *const *)a;
+    uintptr_t y = (uintptr_t) * (ouro_object *const *)b;
+    return (x > y) - (x < y);
+}
+
 /* Address order, to within 2^low bytes: an LSD radix sort, 11 bits a pass,
  * over at most the top 22 bits that vary (two passes).  Finer order buys
- * nothing: objects closer than that share a few cache lines anyway. */
-static void sort_by_address(ouro_object **v, size_t n)
+ * nothing: objects closer than that share a few cache lines anyway.  The
+ * order is recorded in c (was_taken searches it).  Without memory for the
+ * radix sort's buffer, an exact in-place sort. */
+static void sort_taken(gc_ctx *c, ouro_object **v, size_t n)
 {
+    c->taken = v;
+    c->ntaken = n;
+    c->taken_lo = 0;
+    c->taken_low = 0;
     if (n < 2)
         return;
     uintptr_t lo = UINTPTR_MAX, hi = 0;
@@ -544,8 +626,10 @@ static void sort_by_address(ouro_object **v, size_t n)
         hi = a > hi ? a : hi;
     }
     ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
-    if (!tmp)
-        return;   /* unsorted is only slower */
+    if (!tmp) {
+        qsort(v, n, sizeof *v, by_address);
+        return;
+    }
     unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
     unsigned low = bits > 22 ? bits - 22 : 0;
     ouro_object **src = v, **dst = tmp;
@@ -555,9 +639,9 @@ static void sort_by_address(ouro_object **v, size_t n)
             count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++;
         size_t sum = 0;
         for (int b = 0; b < 2048; b++) {
-            size_t c = count[b];
+            size_t k = count[b];
             count[b] = sum;
-            sum += c;
+            sum += k;
         }
         for (size_t i = 0; i < n; i++)
             dst[count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++] = src[i];
@@ -568,6 +652,8 @@ static void sort_by_address(ouro_object **v, size_t n)
     if (src != v)
         __builtin_memcpy(v, src, n * sizeof *v);
     ouro__mem_free(tmp);
+    c->taken_lo = lo;
+    c->taken_low = low;
 }
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
@@ -585,8 +671,9 @@ static bool examinable(ouro_object *o, void *arg)
  * (docs/collector.md, completeness step 2).  The registry snapshot holds
  * each one; all of them enter the table before any is walked, since a walk
  * that reached one not yet there would hold it a second time and read a
- * count that includes the snapshot's hold.  They are not taken from the
- * set, so BUFFERED is left alone (a mutator may have buffered one since). */
+ * count that includes the snapshot's hold.  Those also taken from the set
+ * lose BUFFERED as they are marked; the others keep it (they may be in the
+ * set, buffered since the take). */
 static void take_whole_heap(gc_ctx *c)
 {
     ouro_object **all;
@@ -597,19 +684,19 @@ static void take_whole_heap(gc_ctx *c)
     }
     for (size_t i = 0; i < n; i++) {
         ouro_object *o = all[i];
-        int64_t j = gc_table_lookup(&c->tab, o);
-        if (j < 0 && (j = gc_table_add(&c->tab, o)) >= 0) {
-            mark_node(o, j, false);   /* the snapshot's hold is the node's */
-            c->tab.nodes[j].candidate = true;
-            c->run->candidates++;
-            push(c, (uint32_t)j);
+        int64_t j = gc_table_add(&c->tab, o);   /* each one is there once */
+        if (j < 0) {
+            ouro__cand_overflow_set();   /* no room: the next time */
+            ouro__release_hold(c->self, o);
             continue;
         }
-        if (j >= 0)
-            c->tab.nodes[j].candidate = true;   /* reached already */
-        else
-            ouro__cand_overflow_set();   /* no room: the next time */
-        ouro__release_hold(c->self, o);
+        /* The snapshot's hold is the node's. */
+        mark_held(c, o, j, taken_and_buffered(c, o));
+        if (!c->tab.nodes[j].candidate) {
+            c->tab.nodes[j].candidate = true;
+            c->run->candidates++;
+        }
+        push(c, (uint32_t)j);
     }
     ouro__mem_free(all);
     trial_drain(c);
@@ -631,18 +718,17 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * the first handshake sees the flag, and diverts its increments. */
     atomic_store_explicit(&ouro__gc_active, 1, memory_order_release);
 
-    /* First, so that the snapshot's holds precede every mark (its holds
-     * would otherwise count as touches), and the candidates' walks find
-     * its objects in the table already (and hold none twice). */
-    if (ouro__cand_overflow_take())
-        take_whole_heap(&c);
-
     ouro_object **cands;
     size_t ncand;
     ouro__cand_take_all(&cands, &ncand);
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
-    sort_by_address(cands, ncand);
+    sort_taken(&c, cands, ncand);
+    /* Before any candidate is marked, so that the snapshot's holds are not
+     * touches, and the candidates' walks find its objects in the table
+     * already (and hold none twice). */
+    if (ouro__cand_overflow_take())
+        take_whole_heap(&c);
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         ouro_object *o = cands[i];
@@ -651,16 +737,8 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             __builtin_prefetch(cands[i + PREFETCH_AHEAD], 1);
         /* Safe to read before the hold: a taken candidate is freed only
          * after our zombie claim (candidates.c). */
-        int64_t j = gc_table_lookup(&c.tab, o);
-        if (j >= 0) {
-            /* Reached from an earlier candidate, so held and marked
-             * already: only its candidacy ends (BUFFERED re-arms). */
-            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
-                                      memory_order_relaxed);
-            c.tab.nodes[j].candidate = true;
-            run->candidates++;
-            continue;
-        }
+        if (gc_table_lookup(&c.tab, o) >= 0)
+            continue;   /* reached from an earlier one: marked there */
         if (!hold_candidate(&c, o))
             continue;   /* a zombie, freed */
         if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
@@ -671,7 +749,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             ouro__release_hold(c.self, o);
             continue;
         }
-        j = gc_table_add(&c.tab, o);
+        int64_t j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
@@ -680,9 +758,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             ouro__release_hold(c.self, o);
             continue;
         }
-        mark_node(o, j, true);
-        c.tab.nodes[j].candidate = true;
-        run->candidates++;
+        mark_held(&c, o, j, true);
         push(&c, (uint32_t)j);
         trial_drain(&c);
         void (*hook)(ouro_object *) = atomic_load_explicit(
@@ -716,6 +792,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             free_garbage(&c);
         }
     }
+    await_decrements_in_flight(&c);
     release_rest(&c);
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);
     phase_end(run, OURO_GC_PHASE_FREE, t);

@@ -17,7 +17,7 @@ typedef struct gc_node {
     int64_t recount;     /* the same, read again after handshake W1 */
     uint32_t in_edges;   /* references from examined objects */
     uint8_t color;
-    bool candidate;      /* taken from the candidate set */
+    bool candidate;      /* taken from the set, or from the registry */
     bool was_white;      /* garbage after the first validation */
     bool finalizer;      /* its type has a finalizer */
 } gc_node;

@@ -155,8 +155,10 @@ void ouro__decref_slow(ouro_object *o)
 {
     ouro_thread *t = ouro__self_or_die("ouro_decref");
     ouro__pause_clock pc = ouro__pause_begin();   /* a full buffer is a pause too */
+    bool went_online = ouro__apply_online_begin(t);
     ouro__decbuf_seal(t);
     ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
+    ouro__apply_online_end(t, went_online);
     *ouro__tls.dec_pos++ = o;
     ouro__pause_end(t, pc);
 }
@@ -167,8 +169,10 @@ void ouro__defer_free(void *block)
         return;
     ouro_thread *t = ouro__self_or_die("ouro__defer_free");
     if (ouro__tls.dec_pos == ouro__tls.dec_end) {
+        bool went_online = ouro__apply_online_begin(t);
         ouro__decbuf_seal(t);
         ouro__decbuf_apply_ready(t);
+        ouro__apply_online_end(t, went_online);
     }
     *ouro__tls.dec_pos++ = (ouro_object *)((uintptr_t)block | RAW_TAG);
 }

@@ -153,6 +153,8 @@ static void decref_shared(ouro_thread *t, ouro_object *o)
     decref_shared_as(t, o, true);
 }
 
+void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
+
 static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
 {
     int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
@@ -160,6 +162,10 @@ static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
                           atomic_load_explicit(&o->ob_ref_local,
                                                memory_order_relaxed) > 1)
         ouro__maybe_buffer(o);
+    void (*hook)(ouro_object *) = atomic_load_explicit(&ouro__decref_test_hook,
+                                                       memory_order_relaxed);
+    if (OURO_UNLIKELY(hook != NULL))
+        hook(o);   /* between the buffering and the count change */
     int32_t new;
     bool dead, queue;
     for (;;) {
@@ -316,11 +322,23 @@ void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
     atomic_store_explicit(&o->ob_gc, gc & ~(uint32_t)OURO__GC_DEAD,
                           memory_order_relaxed);
-    atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
-    atomic_store_explicit(&o->ob_ref_shared,
-                          ouro__shared_make(0, OURO__SHARED_UNQUEUED),
-                          memory_order_relaxed);
-    atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+    if (OURO_LIKELY(!t->internal)) {
+        atomic_store_explicit(&o->ob_ref_local, 1, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(0, OURO__SHARED_UNQUEUED),
+                              memory_order_relaxed);
+        atomic_store_explicit(&o->ob_tid, t->tid, memory_order_relaxed);
+    } else {
+        /* On the runtime's own thread (the collector runs finalizers of
+         * garbage it proved): merged, with no owner, like the objects that
+         * thread allocates (object.c).  Owned by it, a resurrected object
+         * would wait in its merge queue until its next collection. */
+        atomic_store_explicit(&o->ob_ref_local, 0, memory_order_relaxed);
+        atomic_store_explicit(&o->ob_ref_shared,
+                              ouro__shared_make(1, OURO__SHARED_MERGED),
+                              memory_order_relaxed);
+        atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+    }
 }
 
 int64_t ouro__raw_refcnt(const ouro_object *obj)

@@ -108,6 +108,10 @@ void ouro__process_merge_queue(ouro_thread *t);
  * may run; the caller drops it with ouro__apply_decref afterwards. */
 void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o);
 
+/* White-box tests only: called by a non-owner's decrement after it decided
+ * whether to buffer the object and before it changes the count. */
+extern void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
+
 /* Applied count (local + shared, less a queued reference), racy snapshot. */
 int64_t ouro__raw_refcnt(const ouro_object *o);
 

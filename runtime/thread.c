@@ -263,6 +263,7 @@ void ouro_safepoint(void)
         return;
     /* The slow part is a mutator pause: time it (collector/pause.h). */
     ouro__pause_clock pc = ouro__pause_begin();
+    bool went_online = ouro__apply_online_begin(t);
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
     ouro__decbuf_seal(t);
@@ -270,6 +271,7 @@ void ouro_safepoint(void)
         ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
     if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))
         ouro__orphan_adopt(t);
+    ouro__apply_online_end(t, went_online);
     /* Finalizers may read containers: never while offline. */
     if (t->dead_top && OURO_LIKELY(online))
         ouro__free_slice(t, ouro__rt.free_slice);

@@ -99,6 +99,24 @@ static inline void ouro__quiescent(ouro_thread *t)
     ouro__tls.tid = t->tid | bit;
 }
 
+/* Decrements are applied only while the thread is online, so that a
+ * collector's handshake waits for one in flight (docs/collector.md,
+ * completeness step 2).  A thread inside a blocking region comes online
+ * around such work: _begin returns whether it did, _end takes that. */
+static inline bool ouro__apply_online_begin(ouro_thread *t)
+{
+    if (OURO_LIKELY(t->blocking_depth == 0))
+        return false;
+    ouro__gp_online(t->gp);
+    return true;
+}
+
+static inline void ouro__apply_online_end(ouro_thread *t, bool went_online)
+{
+    if (went_online)
+        ouro__gp_offline(t->gp);
+}
+
 /* Add to one of the calling thread's counters. */
 #define OURO__COUNT(t, field, n)                                              \
     atomic_store_explicit(&(t)->c.field,                                      \

@@ -421,6 +421,63 @@ static void collector_made_objects_dropped_elsewhere(void **state)
     assert_int_equal(ouro_gc_collect(), 0);
 }
 
+/* An object resurrected by its finalizer on the collector thread has no
+ * owner afterwards (like the objects that thread allocates): when another
+ * thread drops it, it dies at once.  It used to become the collector's, so
+ * its last release waited in the collector's merge queue until the next
+ * collection. */
+static ouro_object *resurrection_keeper;
+
+static void resurrect_into_keeper(ouro_object *self)
+{
+    ouro_record_set(resurrection_keeper, 0, self);
+}
+
+static ouro_object *_Atomic made_elsewhere;
+
+static void *make_one(void *arg)
+{
+    const ouro_type *t = arg;
+    ouro_thread_attach();
+    atomic_store(&made_elsewhere, ouro_record_new(t));   /* handed over */
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void resurrected_by_collector_has_no_owner(void **state)
+{
+    (void)state;
+    static ouro_type node, phoenix;
+    ouro_record_type_init(&node, "Node", 2, NULL);
+    ouro_record_type_init(&phoenix, "Phoenix", 0, resurrect_into_keeper);
+    resurrection_keeper = ouro_record_new(&node);
+    /* Made (and owned) by a thread that has left: its count is merged. */
+    pthread_t th;
+    ouro_blocking_begin();
+    pthread_create(&th, NULL, make_one, &phoenix);
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    ouro_object *f = atomic_load(&made_elsewhere);
+    ouro_object *a = ouro_record_new(&node), *b = ouro_record_new(&node);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_record_set(a, 1, f);
+    ouro_decref(f);
+    ouro_decref(a);
+    ouro_decref(b);
+    uint64_t before = ouro_test_live();
+    /* a and b are the cycle; f dies when a releases it, on the collector
+     * thread, and its finalizer resurrects it there. */
+    assert_int_equal(ouro_gc_collect(), 2);
+    ouro_object *got = ouro_record_get(resurrection_keeper, 0);
+    assert_ptr_equal(got, f);
+    ouro_decref(got);
+    assert_int_equal(ouro_test_live(), before - 2);
+    ouro_record_set(resurrection_keeper, 0, NULL);   /* f's last reference */
+    assert_int_equal(ouro_test_live(), before - 3);
+    ouro_decref(resurrection_keeper);
+}
+
 /* Cycles made by a thread that has exited are still collected. */
 static void *make_cycles_and_exit(void *arg)
 {
@@ -635,6 +692,7 @@ int main(void)
         TEST(pause_histogram_reports_percentiles),
         TEST(cpu_pauses_are_off_by_default),
         TEST(collector_made_objects_dropped_elsewhere),
+        TEST(resurrected_by_collector_has_no_owner),
         cmocka_unit_test_setup_teardown(cpu_pauses_match_wall_pauses,
                                         setup_cpu_clock, ouro_test_teardown),
         TEST(cycles_of_exited_threads_are_collected),
