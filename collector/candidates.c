@@ -21,6 +21,13 @@ typedef struct shard {
 } shard;
 
 static shard shards[SHARDS];
+
+/* The tables the last take swapped out, kept for ouro__cand_was_taken until
+ * ouro__cand_forget_taken (collector thread only). */
+static struct taken_table {
+    ouro_object **slots;
+    size_t cap;
+} taken[SHARDS];
 static _Atomic uint64_t added;   /* since the last take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
@@ -51,6 +58,7 @@ int ouro__cand_init(void)
 
 void ouro__cand_fini(void)
 {
+    ouro__cand_forget_taken();
     for (int i = 0; i < SHARDS; i++) {
         ouro__mem_free(shards[i].slots);
         shards[i].slots = NULL;
@@ -224,14 +232,41 @@ static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
     for (size_t j = 0; j < scap; j++)
         if (slots[j] && slots[j] != TOMBSTONE)
             (*all)[(*k)++] = slots[j];
-    ouro__mem_free(slots);
+    struct taken_table *tt = &taken[s - shards];
+    ouro__mem_free(tt->slots);
+    tt->slots = slots;
+    tt->cap = scap;
     return true;
+}
+
+bool ouro__cand_was_taken(const ouro_object *o)
+{
+    const struct taken_table *tt = &taken[shard_of(o) - shards];
+    if (!tt->cap)
+        return false;
+    for (size_t i = slot_hash(o, tt->cap);; i = (i + 1) & (tt->cap - 1)) {
+        const ouro_object *e = tt->slots[i];
+        if (!e)
+            return false;
+        if (e == o)
+            return true;
+    }
+}
+
+void ouro__cand_forget_taken(void)
+{
+    for (int i = 0; i < SHARDS; i++) {
+        ouro__mem_free(taken[i].slots);
+        taken[i].slots = NULL;
+        taken[i].cap = 0;
+    }
 }
 
 int ouro__cand_take_all(ouro_object ***out, size_t *n)
 {
     ouro_object **all = NULL;
     size_t k = 0, cap = 0;
+    ouro__cand_forget_taken();
     atomic_store_explicit(&added, 0, memory_order_relaxed);
     for (int i = 0; i < SHARDS; i++)
         if (!take_shard(&shards[i], &all, &k, &cap))

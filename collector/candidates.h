@@ -35,6 +35,11 @@ bool ouro__cand_remove(ouro_object *o);
  * that fit and leaves the others for the next time. */
 int ouro__cand_take_all(ouro_object ***out, size_t *n);
 
+/* Was o among the candidates of the last take?  One probe of the table its
+ * shard had then, kept until ouro__cand_forget_taken (collector only). */
+bool ouro__cand_was_taken(const ouro_object *o);
+void ouro__cand_forget_taken(void);
+
 /* o is about to be freed by the collector: if it is BUFFERED, take it out
  * of the set (it must be there). */
 void ouro__cand_forget(ouro_object *o);

@@ -36,8 +36,6 @@
 #include "settle.h"
 #include "table.h"
 
-#include <stdlib.h>
-
 #define QUIESCE_EVERY 1024
 #define PREFETCH_AHEAD 8
 
@@ -51,12 +49,6 @@ typedef struct gc_ctx {
     bool oom;
     bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
-    /* The candidates taken from the set, in address order to within
-     * 2^taken_low bytes from taken_lo (sort_by_address). */
-    ouro_object **taken;
-    size_t ntaken;
-    uintptr_t taken_lo;
-    unsigned taken_low;
 } gc_ctx;
 
 static bool tracked(const ouro_object *o)
@@ -151,32 +143,6 @@ static bool hold_candidate(gc_ctx *c, ouro_object *o)
     return true;
 }
 
-/* Is `o` among the candidates taken for this collection?  A binary search
- * over the address buckets, then a scan of o's bucket. */
-static bool was_taken(const gc_ctx *c, const ouro_object *o)
-{
-    uintptr_t a = (uintptr_t)o;
-    if (!c->ntaken || a < c->taken_lo)
-        return false;
-    uintptr_t key = (a - c->taken_lo) >> c->taken_low;
-    size_t lo = 0, hi = c->ntaken;
-    while (lo < hi) {   /* the first entry whose bucket is >= key */
-        size_t mid = lo + (hi - lo) / 2;
-        if ((((uintptr_t)c->taken[mid] - c->taken_lo) >> c->taken_low) < key)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < c->ntaken; i++) {
-        ouro_object *e = c->taken[i];
-        if ((((uintptr_t)e - c->taken_lo) >> c->taken_low) != key)
-            break;
-        if (e == o)
-            return true;
-    }
-    return false;
-}
-
 /* Mark `o`, just held as node j.  A taken candidate (still BUFFERED: only
  * the collector ends the candidacy of a taken one that is alive) loses
  * BUFFERED in the same CAS that sets IN_GC, whoever reaches it first, the
@@ -192,11 +158,11 @@ static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
     }
 }
 
-static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
+static bool taken_and_buffered(ouro_object *o)
 {
     return (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
             OURO__GC_BUFFERED) &&
-           was_taken(c, o);
+           ouro__cand_was_taken(o);
 }
 
 static void visit_gray(ouro_object *child, void *arg)
@@ -214,7 +180,7 @@ static void visit_gray(ouro_object *child, void *arg)
         /* `child` is a borrowed pointer read by traverse; this thread has
          * passed no quiescent point since, so the increment is safe. */
         ouro_incref(child);
-        mark_held(c, child, j, taken_and_buffered(c, child));
+        mark_held(c, child, j, taken_and_buffered(child));
         push(c, (uint32_t)j);
     }
     c->tab.nodes[j].in_edges++;
@@ -599,24 +565,11 @@ static void release_rest(gc_ctx *c)
     }
 }
 
-static int by_address(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (ouro_object *const *)a;
-    uintptr_t y = (uintptr_t) * (ouro_object *const *)b;
-    return (x > y) - (x < y);
-}
-
 /* Address order, to within 2^low bytes: an LSD radix sort, 11 bits a pass,
  * over at most the top 22 bits that vary (two passes).  Finer order buys
- * nothing: objects closer than that share a few cache lines anyway.  The
- * order is recorded in c (was_taken searches it).  Without memory for the
- * radix sort's buffer, an exact in-place sort. */
-static void sort_taken(gc_ctx *c, ouro_object **v, size_t n)
+ * nothing: objects closer than that share a few cache lines anyway. */
+static void sort_by_address(ouro_object **v, size_t n)
 {
-    c->taken = v;
-    c->ntaken = n;
-    c->taken_lo = 0;
-    c->taken_low = 0;
     if (n < 2)
         return;
     uintptr_t lo = UINTPTR_MAX, hi = 0;
@@ -626,10 +579,8 @@ static void sort_taken(gc_ctx *c, ouro_object **v, size_t n)
         hi = a > hi ? a : hi;
     }
     ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
-    if (!tmp) {
-        qsort(v, n, sizeof *v, by_address);
-        return;
-    }
+    if (!tmp)
+        return;   /* unsorted is only slower */
     unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
     unsigned low = bits > 22 ? bits - 22 : 0;
     ouro_object **src = v, **dst = tmp;
@@ -652,8 +603,6 @@ static void sort_taken(gc_ctx *c, ouro_object **v, size_t n)
     if (src != v)
         __builtin_memcpy(v, src, n * sizeof *v);
     ouro__mem_free(tmp);
-    c->taken_lo = lo;
-    c->taken_low = low;
 }
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
@@ -691,7 +640,7 @@ static void take_whole_heap(gc_ctx *c)
             continue;
         }
         /* The snapshot's hold is the node's. */
-        mark_held(c, o, j, taken_and_buffered(c, o));
+        mark_held(c, o, j, taken_and_buffered(o));
         if (!c->tab.nodes[j].candidate) {
             c->tab.nodes[j].candidate = true;
             c->run->candidates++;
@@ -709,10 +658,20 @@ static uint64_t phase_end(struct ouro_gc_run *run, int phase, uint64_t start)
     return now;
 }
 
+/* The side table outlives a collection (the collector thread alone uses
+ * it): its arrays are large, and fresh ones cost a page fault per page on
+ * first touch, a third of the collector's time in a busy heap. */
+static gc_table kept_table;
+
+void ouro__gc_collect_fini(void)
+{
+    gc_table_free(&kept_table);
+}
+
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 {
-    gc_ctx c = {.self = self, .run = run};
-    gc_table_init(&c.tab);
+    gc_ctx c = {.self = self, .run = run, .tab = kept_table};
+    gc_table_reset(&c.tab);
     uint64_t t = ouro__now_ns();
     /* release: a thread that reads the new wr_seq at a quiescent point of
      * the first handshake sees the flag, and diverts its increments. */
@@ -723,7 +682,8 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     ouro__cand_take_all(&cands, &ncand);
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
-    sort_taken(&c, cands, ncand);
+    sort_by_address(cands, ncand);
+    ouro__gc_pace_begin(ncand);
     /* Before any candidate is marked, so that the snapshot's holds are not
      * touches, and the candidates' walks find its objects in the table
      * already (and hold none twice). */
@@ -767,6 +727,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             hook(o);
     }
     ouro__mem_free(cands);
+    ouro__cand_forget_taken();
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
     trial_color(&c);
@@ -797,6 +758,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
-    gc_table_free(&c.tab);
+    gc_table_trim(&c.tab);
+    kept_table = c.tab;
     return (int64_t)run->unreachable;
 }

@@ -21,6 +21,15 @@
 #define MAX_THRESHOLD_FACTOR 64
 #define MAX_CALLBACKS 32
 
+/* Pacing (docs/collector.md, "Pacing"): while a collection that took N
+ * candidates runs, the threads may buffer max(PACE_FACTOR * N, PACE_FLOOR)
+ * new ones; past that, each online mutator waits at its next safepoint
+ * until the collection ends, or PACE_WAIT_NS at most (a mutator holding a
+ * lock that a finalizer needs must not deadlock the collector). */
+#define PACE_FACTOR 2
+#define PACE_FLOOR 65536
+#define PACE_WAIT_NS 10000000
+
 struct callback {
     ouro_gc_callback fn;
     void *arg;
@@ -39,6 +48,7 @@ static struct {
     _Atomic int enabled;
     _Atomic uint64_t base_threshold, threshold;
     _Atomic bool auto_pending;
+    _Atomic uint64_t pace_limit;       /* 0: no collection running */
 } gc = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
@@ -49,6 +59,10 @@ static __thread bool on_collector_thread;
 
 void ouro__gc_candidates_grew(uint64_t n)
 {
+    uint64_t limit = atomic_load_explicit(&gc.pace_limit, memory_order_relaxed);
+    if (OURO_UNLIKELY(limit && n > limit) &&
+        !atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed))
+        atomic_store_explicit(&ouro__gc_pacing, true, memory_order_relaxed);
     if (!atomic_load_explicit(&gc.enabled, memory_order_relaxed) ||
         n < atomic_load_explicit(&gc.threshold, memory_order_relaxed) ||
         atomic_exchange_explicit(&gc.auto_pending, true, memory_order_relaxed))
@@ -56,6 +70,45 @@ void ouro__gc_candidates_grew(uint64_t n)
     pthread_mutex_lock(&gc.lock);
     pthread_cond_signal(&gc.wake);
     pthread_mutex_unlock(&gc.lock);
+}
+
+void ouro__gc_pace_begin(uint64_t taken)
+{
+    uint64_t limit = taken * PACE_FACTOR;
+    atomic_store_explicit(&gc.pace_limit, limit > PACE_FLOOR ? limit
+                                                              : PACE_FLOOR,
+                          memory_order_relaxed);
+}
+
+/* The collection is over: nobody waits for it any more (the broadcast of
+ * gc.done follows, under gc.lock). */
+static void pace_end(void)
+{
+    atomic_store_explicit(&gc.pace_limit, 0, memory_order_relaxed);
+    atomic_store_explicit(&ouro__gc_pacing, false, memory_order_relaxed);
+}
+
+void ouro__gc_pace_wait(void)
+{
+    /* Offline while waiting: the collection's handshakes must not wait
+     * for us.  We are at a safepoint, so we hold no borrowed pointer. */
+    ouro_blocking_begin();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);   /* gc.done's clock */
+    until.tv_nsec += PACE_WAIT_NS;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&gc.lock);
+    uint64_t seen = gc.stats.collections;
+    gc.stats.paced++;
+    while (atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed) &&
+           gc.stats.collections == seen &&
+           pthread_cond_timedwait(&gc.done, &gc.lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&gc.lock);
+    ouro_blocking_end();
 }
 
 /* Double the threshold while collections find little garbage, halve it
@@ -107,6 +160,7 @@ static int64_t run_collection(ouro_thread *self)
 
     uint64_t start = ouro__now_ns(), cpu_start = thread_cpu_ns();
     int64_t found = ouro__gc_collect_once(self, &run);
+    pace_end();
     ouro_flush();   /* release the holds, free what the garbage released */
     uint64_t elapsed = ouro__now_ns() - start;
     uint64_t cpu = thread_cpu_ns() - cpu_start;
@@ -234,6 +288,7 @@ void ouro__gc_stop(void)
     pthread_join(gc.thread, NULL);
     ouro_blocking_end();
     gc.started = false;
+    ouro__gc_collect_fini();
     ouro__gc_debug_fini();
     /* Nobody collects any more: release the remaining candidates; those
      * that died while taken are ours to free. */

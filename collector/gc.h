@@ -11,8 +11,11 @@
 int ouro__gc_start(const ouro_config *config);
 void ouro__gc_stop(void);
 
-/* The candidate set reached n entries: maybe wake the collector. */
+/* The candidate set reached n entries: maybe wake the collector, or, if
+ * the running collection has fallen behind, start pacing the mutators. */
 void ouro__gc_candidates_grew(uint64_t n);
+/* A collection took `taken` candidates: how many new ones it allows. */
+void ouro__gc_pace_begin(uint64_t taken);
 
 /* The write barrier: a reference held by `o` changed. */
 static inline void ouro__gc_written(ouro_object *o)
@@ -32,6 +35,8 @@ struct ouro_gc_run {
     uint64_t phase_ns[OURO_GC_PHASES];
 };
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run);
+/* Free what collections keep between them (ouro__gc_stop). */
+void ouro__gc_collect_fini(void);
 
 /* White-box tests only: called on the collector thread after each taken
  * candidate's subgraph has been walked, to schedule mutator work there. */

@@ -24,6 +24,20 @@ void gc_table_free(gc_table *t)
     memset(t, 0, sizeof *t);
 }
 
+void gc_table_reset(gc_table *t)
+{
+    t->n = 0;
+    t->nedges = 0;
+    if (t->icap)
+        memset(t->index, 0, t->icap * sizeof *t->index);
+}
+
+void gc_table_trim(gc_table *t)
+{
+    if (t->n * 4 < t->cap)
+        gc_table_free(t);
+}
+
 int64_t gc_table_find(const gc_table *t, const ouro_object *obj)
 {
     if (!t->icap)

@@ -37,6 +37,11 @@ typedef struct gc_table {
 
 void gc_table_init(gc_table *t);
 void gc_table_free(gc_table *t);
+/* Empty, keeping the arrays (a table reused by the next collection). */
+void gc_table_reset(gc_table *t);
+/* After a collection: free the arrays if it used less than a quarter of
+ * them, so that a table kept for the next one follows recent sizes. */
+void gc_table_trim(gc_table *t);
 /* Index of obj's node, or -1. */
 int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
 /* Add a node for obj (not present); its index, or -1 when out of memory.

@@ -87,6 +87,13 @@ enum {
  * points. */
 extern _Atomic int ouro__gc_active;
 
+/* Set while a running collection has fallen behind: the threads have
+ * buffered more new candidates than it may let them (collector/gc.c,
+ * "Pacing").  Online mutators then wait at their next safepoint, for the
+ * collection to end or for a short while, in ouro__gc_pace_wait. */
+extern _Atomic bool ouro__gc_pacing;
+void ouro__gc_pace_wait(void);
+
 /* The owner's id (0 if none). */
 static inline uint32_t ouro__owner_of(const ouro_object *o)
 {

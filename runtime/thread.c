@@ -28,6 +28,7 @@
 
 _Thread_local struct ouro__tls ouro__tls = {.tid = OURO__TID_NONE};
 _Atomic int ouro__gc_active;
+_Atomic bool ouro__gc_pacing;
 __thread ouro_thread *ouro__self;
 
 pthread_mutex_t ouro__registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -248,6 +249,8 @@ uint32_t ouro_thread_id(void)
 static bool safepoint_has_work(ouro_thread *t, bool online)
 {
     return ouro__decbuf_len(t) || t->pending_head ||
+           (atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed) &&
+            online && !t->internal) ||
            atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed) ||
            atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed) ||
            (t->dead_top && online);
@@ -275,6 +278,10 @@ void ouro_safepoint(void)
     /* Finalizers may read containers: never while offline. */
     if (t->dead_top && OURO_LIKELY(online))
         ouro__free_slice(t, ouro__rt.free_slice);
+    if (OURO_UNLIKELY(atomic_load_explicit(&ouro__gc_pacing,
+                                           memory_order_relaxed)) &&
+        online && !t->internal)
+        ouro__gc_pace_wait();
     ouro__pause_end(t, pc);
 }
 

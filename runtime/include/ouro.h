@@ -287,6 +287,8 @@ typedef struct ouro_gc_stats {
     uint64_t total_phase_ns[OURO_GC_PHASES];
     uint64_t last_collection_ns;  /* wall time of the last collection */
     uint64_t last_collection_cpu_ns;  /* CPU time the collector used for it */
+    uint64_t paced;               /* safepoints that waited for a collection
+                                     that had fallen behind (pacing) */
 } ouro_gc_stats;
 
 void ouro_gc_get_stats(ouro_gc_stats *out);

@@ -1,0 +1,99 @@
+/*
+ * pacing_test.c - white-box test of pacing (docs/collector.md, "Pacing"):
+ * while a collection runs, mutators may buffer only so many new
+ * candidates; past that, their safepoints wait for the collection (for a
+ * bounded time), so that the collector is not outrun for ever.
+ */
+#include "fixture.h"
+
+#include "gc.h"
+#include "thread.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define MANY 70000   /* above the pacing floor of 65536 new candidates */
+
+static _Atomic int collecting, release_collector;
+
+/* On the collector thread, after the first candidate's walk: the
+ * collection stays running (and quiescent) until the test lets it go. */
+static void hold_the_collection(ouro_object *walked)
+{
+    (void)walked;
+    atomic_store_explicit(&ouro__walk_test_hook, NULL, memory_order_relaxed);
+    atomic_store_explicit(&collecting, 1, memory_order_release);
+    while (!atomic_load_explicit(&release_collector, memory_order_acquire)) {
+        ouro__quiescent(ouro__self);
+        sched_yield();
+    }
+}
+
+static void *collect(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    ouro_gc_collect();
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void safepoints_wait_when_the_collector_falls_behind(void **state)
+{
+    (void)state;
+    ouro_object **objs = malloc(MANY * sizeof *objs);
+    assert_non_null(objs);
+    for (int i = 0; i < MANY; i++)
+        assert_non_null(objs[i] = ouro_list_new(0));
+    ouro_object *cycle = ouro_list_new(0);   /* one candidate to take */
+    assert_int_equal(ouro_list_append(cycle, cycle), OURO_OK);
+    ouro_decref(cycle);
+    ouro_flush();
+
+    atomic_store(&collecting, 0);
+    atomic_store(&release_collector, 0);
+    atomic_store(&ouro__walk_test_hook, hold_the_collection);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, collect, NULL), 0);
+    while (!atomic_load_explicit(&collecting, memory_order_acquire))
+        ouro_safepoint();
+
+    /* The collection took one candidate; buffer MANY new ones. */
+    ouro_gc_stats before, after;
+    ouro_gc_get_stats(&before);
+    for (int i = 0; i < MANY; i++) {
+        ouro_incref(objs[i]);
+        ouro_decref(objs[i]);
+    }
+    ouro_flush();
+    assert_true(atomic_load(&ouro__gc_pacing));
+    ouro_safepoint();   /* waits, a bounded while: the collection is held */
+    ouro_gc_get_stats(&after);
+    assert_true(after.paced > before.paced);
+
+    atomic_store_explicit(&release_collector, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    /* The collection ended: no more pacing. */
+    assert_false(atomic_load(&ouro__gc_pacing));
+    ouro_gc_get_stats(&before);
+    ouro_safepoint();
+    ouro_gc_get_stats(&after);
+    assert_int_equal(after.paced, before.paced);
+
+    for (int i = 0; i < MANY; i++)
+        ouro_decref(objs[i]);
+    free(objs);
+    assert_int_equal(ouro_gc_collect(), 0);   /* the candidates were live */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        OURO_TEST(safepoints_wait_when_the_collector_falls_behind),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
