@@ -26,7 +26,7 @@
  * new ones; past that, each online mutator waits at its next safepoint
  * until the collection ends, or PACE_WAIT_NS at most (a mutator holding a
  * lock that a finalizer needs must not deadlock the collector). */
-#define PACE_FACTOR 2
+#define PACE_FACTOR 1
 #define PACE_FLOOR 65536
 #define PACE_WAIT_NS 10000000
 

@@ -23,6 +23,18 @@ static inline uint32_t ouro__decbuf_len(const ouro_thread *t)
 }
 
 void ouro__decbuf_seal(ouro_thread *t);
+
+/* Should a safepoint seal t's current batch?  When no batch is pending, or
+ * when it is a quarter full.  Every sealed batch is a whole block held
+ * until its grace period ends: sealing a few entries at every safepoint
+ * while grace periods are slow (more busy threads than cores) kept
+ * thousands of nearly empty batches, gigabytes, waiting.  Entries left in
+ * the current batch are only applied a little later. */
+static inline bool ouro__decbuf_should_seal(const ouro_thread *t)
+{
+    uint32_t len = ouro__decbuf_len(t);
+    return len && (!t->pending_head || len >= ouro__rt.batch_cap / 4);
+}
 /* Apply the pending batches whose grace period is over: all of them, or at
  * most `max` (safepoints and full buffers apply OURO__APPLY_PER_PAUSE, so
  * that one pause stays bounded; the rest waits for the next). */

@@ -248,7 +248,7 @@ uint32_t ouro_thread_id(void)
 /* Work a safepoint may have to do, besides announcing a quiescent state. */
 static bool safepoint_has_work(ouro_thread *t, bool online)
 {
-    return ouro__decbuf_len(t) || t->pending_head ||
+    return ouro__decbuf_should_seal(t) || t->pending_head ||
            (atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed) &&
             online && !t->internal) ||
            atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed) ||
@@ -269,9 +269,10 @@ void ouro_safepoint(void)
     bool went_online = ouro__apply_online_begin(t);
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
-    ouro__decbuf_seal(t);
     if (t->pending_head)
         ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
+    if (ouro__decbuf_should_seal(t))   /* after: it may have emptied the FIFO */
+        ouro__decbuf_seal(t);
     if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))
         ouro__orphan_adopt(t);
     ouro__apply_online_end(t, went_online);

@@ -126,16 +126,20 @@ static void *progress_main(void *arg)
         last_t = t;
         fprintf(stderr,
                 "\r%-10s %5.1fs  %9.0f ops/s  %6llu gc  %10llu freed  "
+                "%9llu live  %8llu cand  %6llu paced  "
                 "p99 pause %7.1f us  %llu violations  ",
                 run->name, t - run->started, rate,
                 (unsigned long long)gs.collections,
-                (unsigned long long)st.freed, (double)ps.p99_ns / 1e3,
+                (unsigned long long)st.freed,
+                (unsigned long long)st.live_objects,
+                (unsigned long long)ouro_gc_get_count(),
+                (unsigned long long)gs.paced, (double)ps.p99_ns / 1e3,
                 (unsigned long long)atomic_load_explicit(
                     &run->violations, memory_order_relaxed));
         fflush(stderr);
     }
     pthread_mutex_unlock(&progress_lock);
-    fprintf(stderr, "\r%*s\r", 100, "");
+    fprintf(stderr, "\r%*s\r", 150, "");
     return NULL;
 }
 
