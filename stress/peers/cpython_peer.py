@@ -46,6 +46,16 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def runqueue_wait_ns():
+    """Time the calling thread has waited for a CPU (runqueue.h); None if
+    the kernel does not say."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_cycles(args):
     ncycles = args.objects // args.cycle
     k = ncycles * args.cycle
@@ -147,6 +157,7 @@ def run_server(args):
     counts = [0] * args.threads
     barrier = threading.Barrier(args.threads)
     clocks = {}
+    waits = [None] * args.threads
 
     def mutator(tid):
         rand = random.Random(tid + 1).random
@@ -154,6 +165,7 @@ def run_server(args):
         mark = trace.append
         now_ns = time.monotonic_ns
         barrier.wait()
+        wait0 = runqueue_wait_ns()
         if tid == 0:
             clocks["cpu0"] = time.process_time_ns()
         now = now_ns()
@@ -170,6 +182,9 @@ def run_server(args):
             if now >= deadline or k >= limit:
                 break
         counts[tid] = k
+        wait1 = runqueue_wait_ns()
+        if wait0 is not None and wait1 is not None:
+            waits[tid] = wait1 - wait0
 
     gc.callbacks.append(on_gc)
     gc.enable()
@@ -191,6 +206,9 @@ def run_server(args):
             f.write(tr.tobytes())
 
     requests = sum(counts)
+    span = sum(tr[-1] - tr[0] for tr in traces)
+    runq = (round(sum(waits) / span, 4)
+            if None not in waits and span else -1)
     pauses.sort()
 
     def pct(p):
@@ -209,7 +227,8 @@ def run_server(args):
         "own_pause_p99_us": pct(0.99), "own_pause_p999_us": pct(0.999),
         "own_pause_max_us": pct(1.0), "python": sys.version.split()[0],
         "switch_interval_ms": sys.getswitchinterval() * 1e3,
-        "peak_rss_mib": round(peak_rss_mib(), 1), "trace": args.trace,
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "runqueue_wait_fraction": runq, "trace": args.trace,
     }
 
 

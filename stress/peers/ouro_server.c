@@ -213,7 +213,7 @@ int ouro_server(const peer_options *o)
            "\"own_pause_max_us\": %.2f, \"own_pause_cpu_p50_us\": %.2f, "
            "\"own_pause_cpu_p99_us\": %.2f, \"own_pause_cpu_p999_us\": %.2f, "
            "\"own_pause_cpu_max_us\": %.2f, \"peak_rss_mib\": %.1f, "
-           "\"trace\": \"%s\"}\n",
+           "\"runqueue_wait_fraction\": %.4f, \"trace\": \"%s\"}\n",
            gc ? "" : "-nogc", o->live, o->threads, wr.wall_ns / 1e9,
            (unsigned long long)requests,
            requests / (wr.wall_ns / 1e9),
@@ -228,7 +228,9 @@ int ouro_server(const peer_options *o)
            (unsigned long long)pw.count, pw.p50_ns / 1e3, pw.p99_ns / 1e3,
            pw.p999_ns / 1e3, pw.max_ns / 1e3, pc.p50_ns / 1e3,
            pc.p99_ns / 1e3, pc.p999_ns / 1e3, pc.max_ns / 1e3,
-           peak_rss_mib(), o->trace);
+           peak_rss_mib(),
+           wr.runq_ns < 0 ? -1.0 : (double)wr.runq_ns / (double)wr.span_ns,
+           o->trace);
     /* The heap is left to the process's exit: tearing down millions of
      * objects would only add minutes to the run. */
     (void)root;

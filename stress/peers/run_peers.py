@@ -248,14 +248,23 @@ def server(args, rep, live, workdir, plotdata):
     rep.table(
         ["system", "requests/s", "CPU us/request", "p50 us", "p90 us", "p99 us",
          "p99.9 us", "max us", "p99 vs ouro", "pauses", "max pause us",
-         "MMU 1 ms", "MMU 10 ms", "MMU 100 ms", "peak RSS MiB"],
+         "MMU 1 ms", "MMU 10 ms", "MMU 100 ms", "waiting for a CPU",
+         "peak RSS MiB"],
         [[n, f"{r['requests_per_s']:,.0f}", f"{r['cpu_us_per_request']:.2f}",
           fmt(r["p50_us"]), fmt(r["p90_us"]), fmt(r["p99_us"]),
           fmt(r["p99.9_us"]), fmt(r["max_us"]),
           f"{ratio(r['p99_us'], ref):.2f}x" if ref else "n/a",
           r["pauses"], fmt(r["pause_max_us"]), fmt(r.get("mmu_1ms")),
           fmt(r.get("mmu_10ms")), fmt(r.get("mmu_100ms")),
+          f"{r['runqueue_wait_fraction']:.0%}"
+          if r["runqueue_wait_fraction"] >= 0 else "n/a",
           f"{r['peak_rss_mib']:,.0f}"] for n, r in res.items()])
+    rep.say("Latency and pauses come from the request traces, computed the "
+            "same way for every system (stress/peers/traces.py); \"waiting "
+            "for a CPU\" is the share of the mutators' time they were "
+            "runnable but not running (Linux schedstat), which the traces "
+            "count as pauses too.")
+    rep.say()
     rep.say("Each system's own pause accounting (ouro: ouro_gc_pauses by wall "
             "and thread CPU clock, every safepoint slow path; Boehm: stop of "
             "the world to restart; CPython: gc.callbacks, each collection), "

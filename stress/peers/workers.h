@@ -1,7 +1,7 @@
 /*
  * workers.h - run a body on N threads that start together, and time them:
- * wall time from the first thread's start to the last thread's end, and the
- * threads' CPU time.  Each body calls worker_start() once it is ready (an
+ * wall time from the first thread's start to the last thread's end, the
+ * threads' CPU time, and the time they waited for a CPU (runqueue.h).  Each body calls worker_start() once it is ready (an
  * ouro thread attaches first) and worker_stop() when its measured work is
  * done, so setup and teardown stay outside the figures.
  */
@@ -17,12 +17,16 @@ typedef struct worker {
     int id;
     void *arg;
     uint64_t cpu0;
+    int64_t runq0;
+    uint64_t start;
 } worker;
 
 typedef struct workers_result {
     uint64_t wall_ns;   /* first start to last stop */
     uint64_t cpu_ns;    /* summed over the threads, start to stop */
     uint64_t start_ns;  /* the first start (monotonic clock) */
+    uint64_t span_ns;   /* summed over the threads, start to stop */
+    int64_t runq_ns;    /* summed time waiting for a CPU; -1 if unknown */
 } workers_result;
 
 /* Wait for every other worker, then start this one's clocks. */
