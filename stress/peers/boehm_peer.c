@@ -38,6 +38,13 @@ int boehm_incremental(void)
     return GC_is_incremental_mode();
 }
 
+const char *boehm_version(char *buf, size_t size)
+{
+    unsigned v = GC_get_version();   /* major << 16 | minor << 8 | micro */
+    snprintf(buf, size, "%u.%u.%u", v >> 16, (v >> 8) & 0xff, v & 0xff);
+    return buf;
+}
+
 void boehm_thread_begin(void)
 {
     struct GC_stack_base sb;

@@ -29,6 +29,8 @@ int boehm_start(const char *variant);
 /* Marker threads in use (1 = serial marking) and whether incremental. */
 int boehm_markers(void);
 int boehm_incremental(void);
+/* The library's version, as "8.2.2" (into buf, which it returns). */
+const char *boehm_version(char *buf, size_t size);
 
 /* Register and unregister the calling (non-main) thread. */
 void boehm_thread_begin(void);

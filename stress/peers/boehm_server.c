@@ -177,6 +177,7 @@ int boehm_server(const peer_options *o)
         fprintf(stderr, "boehm_peer: cannot write %s\n", o->trace);
         return 1;
     }
+    char version[32];
     const char *name = !strcmp(o->variant, "default") ? "boehm"
                        : !strcmp(o->variant, "incremental") ? "boehm-incremental"
                                                             : "boehm-serial";
@@ -189,7 +190,7 @@ int boehm_server(const peer_options *o)
            "\"own_pauses\": %zu, \"own_pause_p50_us\": %.2f, "
            "\"own_pause_p99_us\": %.2f, \"own_pause_p999_us\": %.2f, "
            "\"own_pause_max_us\": %.2f, \"markers\": %d, "
-           "\"incremental\": %d, \"heap_mib\": %.1f, \"peak_rss_mib\": %.1f, "
+           "\"incremental\": %d, \"libgc\": \"%s\", \"heap_mib\": %.1f, \"peak_rss_mib\": %.1f, "
            "\"runqueue_wait_fraction\": %.4f, \"trace\": \"%s\"}\n",
            name, o->live, o->threads, wr.wall_ns / 1e9,
            (unsigned long long)requests, requests / (wr.wall_ns / 1e9),
@@ -199,7 +200,7 @@ int boehm_server(const peer_options *o)
            stop_percentile_us(0.5), stop_percentile_us(0.99),
            stop_percentile_us(0.999), nstops ? stops[nstops - 1] / 1e3 : 0.0,
            boehm_markers(), boehm_incremental(),
-           GC_get_heap_size() / 1048576.0, peak_rss_mib(),
+           boehm_version(version, sizeof version), GC_get_heap_size() / 1048576.0, peak_rss_mib(),
            wr.runq_ns < 0 ? -1.0 : (double)wr.runq_ns / (double)wr.span_ns,
            o->trace);
     return 0;

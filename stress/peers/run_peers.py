@@ -233,6 +233,7 @@ def server(args, rep, live, workdir, plotdata):
             if w in (1000000, 10000000, 100000000):
                 r[f"mmu_{w // 1000000}ms"] = round(u, 3)
         r["system"] = name
+        r.pop("trace", None)   # a temporary file, gone after this run
         res[name] = r
         rep.result(r)
         tag = f"{human(live)}_{name}"
@@ -268,8 +269,10 @@ def server(args, rep, live, workdir, plotdata):
     rep.say("Each system's own pause accounting (ouro: ouro_gc_pauses by wall "
             "and thread CPU clock, every safepoint slow path; Boehm: stop of "
             "the world to restart; CPython: gc.callbacks, each collection), "
-            "collections during the run, and the full collection on the "
-            "live heap before the run (mutators idle):")
+            "collections during the run, and one full collection on the "
+            "live heap before the run, with the mutators not started (for "
+            "Boehm and CPython a stop-the-world pause; for ouro a concurrent "
+            "collection that stops nobody):")
     rep.say()
     own = []
     for n, r in res.items():
@@ -281,8 +284,19 @@ def server(args, rep, live, workdir, plotdata):
                     r.get("collections", "n/a"),
                     fmt(r["idle_collect_ms"])])
     rep.table(["system", "own pauses", "p50 us", "p99 us", "max us",
-               "CPU clock p99 / max us", "collections", "full collection ms"],
+               "CPU clock p99 / max us", "collections",
+               "full collection on the live heap, ms"],
               own)
+    versions = [f"{n}: Boehm GC {r['libgc']}, {r['markers']} marker "
+                f"thread{'s' if r['markers'] > 1 else ''}"
+                f"{', incremental' if r['incremental'] else ''}"
+                for n, r in res.items() if "libgc" in r]
+    if "cpython" in res:
+        versions.append(f"cpython: CPython {res['cpython']['python']}, "
+                        f"switch interval "
+                        f"{res['cpython']['switch_interval_ms']:g} ms")
+    rep.say("; ".join(versions) + ".")
+    rep.say()
     if "ouro" in res:
         o = res["ouro"]
         rep.say(f"ouro during the run: {o['collected']:,} objects collected in "
