@@ -20,6 +20,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # no caches in the source tree
 sys.path.insert(0, HERE)
 import traces  # noqa: E402
 
