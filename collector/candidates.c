@@ -12,11 +12,27 @@
 #define SHARDS 64
 #define MIN_CAP 64
 #define TOMBSTONE ((ouro_object *)1)
+/* Slots of the previous table moved per insertion while a shard grows:
+ * enough that the old table is empty long before the new one fills (it
+ * has at most 3/8 of the new capacity in entries). */
+#define DRAIN_STEP 32
 
+/* An open-addressing table of candidates. */
+typedef struct table {
+    ouro_object **slots;   /* NULL, TOMBSTONE or a candidate */
+    size_t cap, used;      /* used counts tombstones too */
+} table;
+
+/* A shard grows without a pause: a bigger table is allocated and zeroed
+ * outside the lock, becomes `cur`, and the previous one (`old`) is moved
+ * into it DRAIN_STEP slots per insertion.  Until it is empty, lookups look
+ * in both. */
 typedef struct shard {
     pthread_mutex_t lock;
-    ouro_object **slots;   /* NULL, TOMBSTONE or a candidate */
-    size_t cap, used, live;   /* used counts tombstones too */
+    table cur, old;
+    size_t old_pos;    /* old's slots below this have moved */
+    size_t old_live;   /* candidates still in old */
+    size_t live;       /* candidates in both */
     char pad[64];
 } shard;
 
@@ -24,9 +40,8 @@ static shard shards[SHARDS];
 
 /* The tables the last take swapped out, kept for ouro__cand_was_taken until
  * ouro__cand_forget_taken (collector thread only). */
-static struct taken_table {
-    ouro_object **slots;
-    size_t cap;
+static struct taken_tables {
+    table cur, old;
 } taken[SHARDS];
 static _Atomic uint64_t added;   /* since the last take */
 static atomic_bool overflowed;   /* a buffering found no memory */
@@ -44,12 +59,19 @@ static size_t slot_hash(const ouro_object *o, size_t cap)
     return (size_t)(h >> 20) & (cap - 1);
 }
 
+static void table_free(table *t)
+{
+    ouro__mem_free(t->slots);
+    *t = (table){NULL, 0, 0};
+}
+
 int ouro__cand_init(void)
 {
     for (int i = 0; i < SHARDS; i++) {
-        pthread_mutex_init(&shards[i].lock, NULL);
-        shards[i].slots = NULL;
-        shards[i].cap = shards[i].used = shards[i].live = 0;
+        shard *s = &shards[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->cur = s->old = (table){NULL, 0, 0};
+        s->old_pos = s->old_live = s->live = 0;
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
     atomic_store_explicit(&overflowed, false, memory_order_relaxed);
@@ -60,10 +82,11 @@ void ouro__cand_fini(void)
 {
     ouro__cand_forget_taken();
     for (int i = 0; i < SHARDS; i++) {
-        ouro__mem_free(shards[i].slots);
-        shards[i].slots = NULL;
-        shards[i].cap = shards[i].used = shards[i].live = 0;
-        pthread_mutex_destroy(&shards[i].lock);
+        shard *s = &shards[i];
+        table_free(&s->cur);
+        table_free(&s->old);
+        s->old_pos = s->old_live = s->live = 0;
+        pthread_mutex_destroy(&s->lock);
     }
 }
 
@@ -76,59 +99,143 @@ static size_t cap_for(size_t live)
     return cap;
 }
 
-static void place(ouro_object **slots, size_t cap, ouro_object *o)
+/* A zeroed array of cap slots, or NULL.  Zeroed here, not by calloc: a
+ * large calloc maps pages that fault on first touch, and that touch would
+ * be under the shard lock, inside a buffering mutator's pause. */
+static ouro_object **zeroed_slots(size_t cap)
 {
-    size_t i = slot_hash(o, cap);
-    while (slots[i])
-        i = (i + 1) & (cap - 1);
-    slots[i] = o;
+    ouro_object **slots = ouro__mem_alloc(cap * sizeof *slots);
+    if (slots)
+        memset(slots, 0, cap * sizeof *slots);
+    return slots;
 }
 
-/* Room for one more entry, rehashing away tombstones; false if OOM. */
-static bool reserve_locked(shard *s)
+static void place(table *t, ouro_object *o)
 {
-    if (s->cap && (s->used + 1) * 4 <= s->cap * 3)
-        return true;
-    size_t cap = cap_for(s->live);
-    ouro_object **slots = ouro__mem_calloc(cap * sizeof *slots);
-    if (!slots)
+    size_t i = slot_hash(o, t->cap);
+    while (t->slots[i])
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i] = o;
+    t->used++;
+}
+
+/* Tombstone o's slot in t; false if o is not there. */
+static bool table_remove(table *t, const ouro_object *o)
+{
+    if (!t->cap)
         return false;
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->slots[i] && s->slots[i] != TOMBSTONE)
-            place(slots, cap, s->slots[i]);
-    ouro__mem_free(s->slots);
-    s->slots = slots;
-    s->cap = cap;
-    s->used = s->live;
-    return true;
+    for (size_t i = slot_hash(o, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        ouro_object *e = t->slots[i];
+        if (!e)
+            return false;
+        if (e == o) {
+            t->slots[i] = TOMBSTONE;
+            return true;
+        }
+    }
+}
+
+static bool table_has(const table *t, const ouro_object *o)
+{
+    if (!t->cap)
+        return false;
+    for (size_t i = slot_hash(o, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        const ouro_object *e = t->slots[i];
+        if (!e)
+            return false;
+        if (e == o)
+            return true;
+    }
+}
+
+/* Move up to `n` slots of s's old table into cur (tombstoned behind, so
+ * that probe chains in old stay intact); free old once it is empty. */
+static void drain_old(shard *s, size_t n)
+{
+    table *old = &s->old;
+    while (old->slots && n--) {
+        if (s->old_pos == old->cap) {
+            table_free(old);
+            s->old_pos = 0;
+            break;
+        }
+        ouro_object *e = old->slots[s->old_pos];
+        if (e && e != TOMBSTONE) {
+            place(&s->cur, e);
+            old->slots[s->old_pos] = TOMBSTONE;
+            s->old_live--;
+        }
+        s->old_pos++;
+    }
+}
+
+/* Room in cur for one more entry, counting what old still holds: 0, or the
+ * capacity of the table that s needs next. */
+static size_t need_locked(shard *s)
+{
+    drain_old(s, DRAIN_STEP);
+    if (s->cur.cap &&
+        (s->cur.used + s->old_live + 1) * 4 <= s->cur.cap * 3)
+        return 0;
+    return cap_for(s->live);
+}
+
+/* Make `slots` (cap entries, zeroed) s's table; the previous one drains
+ * into it.  An old table not yet empty (rare: a shard that grows again at
+ * once) is moved now. */
+static void grow_locked(shard *s, ouro_object **slots, size_t cap)
+{
+    drain_old(s, SIZE_MAX);
+    s->old = s->cur;
+    s->old_pos = 0;
+    s->old_live = s->live;
+    s->cur = (table){slots, cap, 0};
 }
 
 void ouro__buffer_candidate(ouro_object *o)
 {
     shard *s = shard_of(o);
+    ouro_object **spare = NULL;   /* a bigger table, made outside the lock */
+    size_t spare_cap = 0;
     pthread_mutex_lock(&s->lock);
-    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-    if (!(gc & OURO__GC_BUFFERED) && reserve_locked(s)) {
-        /* Under the shard lock: ouro__cand_remove and the collector's take
-         * see BUFFERED and the entry together. */
-        atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
-                                 memory_order_relaxed);
-        place(s->slots, s->cap, o);
-        s->used++;
-        s->live++;
-        uint64_t n = atomic_fetch_add_explicit(&added, 1,
-                                               memory_order_relaxed) + 1;
+    for (;;) {
+        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+        if (gc & OURO__GC_BUFFERED) {
+            pthread_mutex_unlock(&s->lock);
+            ouro__mem_free(spare);
+            return;
+        }
+        size_t need = need_locked(s);
+        if (!need)
+            break;
+        if (spare && spare_cap >= need) {
+            grow_locked(s, spare, spare_cap);
+            spare = NULL;
+            break;
+        }
         pthread_mutex_unlock(&s->lock);
-        ouro__gc_candidates_grew(n);
-        return;
+        ouro__mem_free(spare);
+        spare_cap = need;
+        spare = zeroed_slots(spare_cap);
+        if (!spare) {
+            /* Out of memory.  This may have been the last decrement its
+             * cycle will ever see, so the next collection looks at the
+             * whole heap; collecting is also the way to get memory back. */
+            ouro__cand_overflow_set();
+            return;
+        }
+        pthread_mutex_lock(&s->lock);
     }
+    /* Under the shard lock: ouro__cand_remove and the collector's take see
+     * BUFFERED and the entry together. */
+    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
+                             memory_order_relaxed);
+    place(&s->cur, o);
+    s->live++;
+    uint64_t n = atomic_fetch_add_explicit(&added, 1, memory_order_relaxed) + 1;
     pthread_mutex_unlock(&s->lock);
-    if (!(gc & OURO__GC_BUFFERED)) {
-        /* Out of memory.  This may have been the last decrement its cycle
-         * will ever see, so the next collection looks at the whole heap;
-         * collecting is also the way to get memory back. */
-        ouro__cand_overflow_set();
-    }
+    ouro__mem_free(spare);   /* someone else grew the shard meanwhile */
+    ouro__gc_candidates_grew(n);
 }
 
 void ouro__cand_overflow_set(void)
@@ -153,19 +260,14 @@ bool ouro__cand_overflow_take(void)
 bool ouro__cand_remove(ouro_object *o)
 {
     shard *s = shard_of(o);
-    bool found = false;
     pthread_mutex_lock(&s->lock);
-    if (s->cap) {
-        size_t i = slot_hash(o, s->cap);
-        for (ouro_object *e; (e = s->slots[i]); i = (i + 1) & (s->cap - 1)) {
-            if (e == o) {
-                s->slots[i] = TOMBSTONE;
-                s->live--;
-                found = true;
-                break;
-            }
-        }
+    bool found = table_remove(&s->cur, o);
+    if (!found && table_remove(&s->old, o)) {
+        found = true;
+        s->old_live--;
     }
+    if (found)
+        s->live--;
     pthread_mutex_unlock(&s->lock);
     return found;
 }
@@ -187,27 +289,34 @@ static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
     return true;
 }
 
+static void copy_entries(const table *t, ouro_object **all, size_t *k)
+{
+    for (size_t j = 0; j < t->cap; j++)
+        if (t->slots[j] && t->slots[j] != TOMBSTONE)
+            all[(*k)++] = t->slots[j];
+}
+
 /* Take shard s's entries into *all; false if there is no memory for them,
- * leaving s untouched.  Under the lock the shard only swaps its array for
+ * leaving s untouched.  Under the lock the shard only swaps its tables for
  * a fresh one sized for as many entries as it had, allocated outside the
  * lock: buffering threads never wait for the copying, and do not regrow
- * the shard step by step (each step rehashes it under the lock, a long
- * pause for the thread that happens to buffer then).  The objects are not
- * touched: they keep BUFFERED until the collector holds them (collect.c). */
+ * the shard step by step.  The objects are not touched: they keep BUFFERED
+ * until the collector holds them (collect.c). */
 static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
 {
-    ouro_object **slots, **fresh = NULL;
-    size_t scap, fresh_cap = 0;
+    table cur, old;
+    ouro_object **fresh = NULL;
+    size_t fresh_cap = 0;
     bool sized = false;   /* fresh was allocated (or could not be) */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         size_t live = s->live;
         if (sized && *k + live <= *cap) {
-            slots = s->slots;
-            scap = s->cap;
-            s->slots = fresh;   /* NULL without memory: it grows later */
-            s->cap = fresh_cap;
-            s->used = s->live = 0;
+            cur = s->cur;
+            old = s->old;
+            s->cur = (table){fresh, fresh ? fresh_cap : 0, 0};
+            s->old = (table){NULL, 0, 0};   /* NULL without memory: grows later */
+            s->old_pos = s->old_live = s->live = 0;
             pthread_mutex_unlock(&s->lock);
             break;
         }
@@ -217,48 +326,32 @@ static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
             return false;
         }
         if (!sized && live) {
-            /* Zeroed here, not by calloc: a large calloc maps pages that
-             * fault on first touch, and that touch would be a buffering
-             * mutator's, inside its pause. */
             fresh_cap = cap_for(live);
-            fresh = ouro__mem_alloc(fresh_cap * sizeof *fresh);
-            if (fresh)
-                memset(fresh, 0, fresh_cap * sizeof *fresh);
-            else
-                fresh_cap = 0;
+            fresh = zeroed_slots(fresh_cap);
         }
         sized = true;
     }
-    for (size_t j = 0; j < scap; j++)
-        if (slots[j] && slots[j] != TOMBSTONE)
-            (*all)[(*k)++] = slots[j];
-    struct taken_table *tt = &taken[s - shards];
-    ouro__mem_free(tt->slots);
-    tt->slots = slots;
-    tt->cap = scap;
+    copy_entries(&cur, *all, k);
+    copy_entries(&old, *all, k);
+    struct taken_tables *tt = &taken[s - shards];
+    table_free(&tt->cur);
+    table_free(&tt->old);
+    tt->cur = cur;
+    tt->old = old;
     return true;
 }
 
 bool ouro__cand_was_taken(const ouro_object *o)
 {
-    const struct taken_table *tt = &taken[shard_of(o) - shards];
-    if (!tt->cap)
-        return false;
-    for (size_t i = slot_hash(o, tt->cap);; i = (i + 1) & (tt->cap - 1)) {
-        const ouro_object *e = tt->slots[i];
-        if (!e)
-            return false;
-        if (e == o)
-            return true;
-    }
+    const struct taken_tables *tt = &taken[shard_of(o) - shards];
+    return table_has(&tt->cur, o) || table_has(&tt->old, o);
 }
 
 void ouro__cand_forget_taken(void)
 {
     for (int i = 0; i < SHARDS; i++) {
-        ouro__mem_free(taken[i].slots);
-        taken[i].slots = NULL;
-        taken[i].cap = 0;
+        table_free(&taken[i].cur);
+        table_free(&taken[i].old);
     }
 }
 

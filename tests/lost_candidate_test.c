@@ -194,7 +194,7 @@ static void diverted_owner_moves_its_reference(void **state)
  * (none was done when nothing looked like garbage), and threads apply
  * decrements only while online, even from inside a blocking region. */
 
-static _Atomic int stalled, resume, incremented;
+static _Atomic int stalled, resume, incremented, flushed;
 
 static void stall(ouro_object *o)
 {
@@ -214,6 +214,9 @@ static void *dropper(void *arg)
     atomic_store(&incremented, 1);
     ouro_blocking_begin();
     ouro_decref(x);
+    /* Stalled online, we would hold up the main thread's flush. */
+    while (!atomic_load(&flushed))
+        sched_yield();
     atomic_store(&ouro__decref_test_hook, stall);
     while (!atomic_load(&stalled))
         ouro_safepoint();   /* applies the decrement */
@@ -241,6 +244,7 @@ static void decrement_preempted_across_a_collection(void **state)
     atomic_store(&stalled, 0);
     atomic_store(&resume, 0);
     atomic_store(&incremented, 0);
+    atomic_store(&flushed, 0);
     atomic_store(&collected_once, 0);
     x = ouro_record_new(&node_type);
     y = ouro_record_new(&node_type);
@@ -253,6 +257,7 @@ static void decrement_preempted_across_a_collection(void **state)
         ouro_safepoint();
     ouro_decref(x);   /* x: y's reference and the dropper's */
     ouro_flush();     /* x: a candidate */
+    atomic_store(&flushed, 1);
     while (!atomic_load(&stalled))
         ouro_safepoint();
     /* The dropper is inside its decrement of x.  A collection now finds x
