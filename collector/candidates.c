@@ -217,14 +217,25 @@ void ouro__buffer_candidate(ouro_object *o)
         ouro__mem_free(spare);
         spare_cap = need;
         spare = zeroed_slots(spare_cap);
+        pthread_mutex_lock(&s->lock);
         if (!spare) {
-            /* Out of memory.  This may have been the last decrement its
-             * cycle will ever see, so the next collection looks at the
-             * whole heap; collecting is also the way to get memory back. */
-            ouro__cand_overflow_set();
+            /* Out of memory.  Past 3/4 full the table still takes entries
+             * (slower probes) while one slot stays empty; the next
+             * insertion tries to grow it again. */
+            if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+                  OURO__GC_BUFFERED) &&
+                s->cur.cap && s->cur.used + s->old_live + 2 <= s->cur.cap)
+                break;
+            pthread_mutex_unlock(&s->lock);
+            /* Full, or no table at all.  This may have been the last
+             * decrement its cycle will ever see, so the next collection
+             * looks at the whole heap; collecting is also the way to get
+             * memory back.  (Buffered meanwhile by another thread: fine.) */
+            if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+                  OURO__GC_BUFFERED))
+                ouro__cand_overflow_set();
             return;
         }
-        pthread_mutex_lock(&s->lock);
     }
     /* Under the shard lock: ouro__cand_remove and the collector's take see
      * BUFFERED and the entry together. */

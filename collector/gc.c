@@ -22,13 +22,13 @@
 #define MAX_CALLBACKS 32
 
 /* Pacing (docs/collector.md, "Pacing"): while a collection that took N
- * candidates runs, the threads may buffer max(PACE_FACTOR * N, PACE_FLOOR)
+ * candidates runs, the threads may buffer max(N / PACE_DIVISOR, PACE_FLOOR)
  * new ones; past that, each online mutator waits at its next safepoint
  * until the collection ends, or PACE_WAIT_NS at most (a mutator holding a
  * lock that a finalizer needs must not deadlock the collector). */
-#define PACE_FACTOR 1
+#define PACE_DIVISOR 2
 #define PACE_FLOOR 65536
-#define PACE_WAIT_NS 10000000
+#define PACE_WAIT_NS 50000000
 
 struct callback {
     ouro_gc_callback fn;
@@ -74,7 +74,7 @@ void ouro__gc_candidates_grew(uint64_t n)
 
 void ouro__gc_pace_begin(uint64_t taken)
 {
-    uint64_t limit = taken * PACE_FACTOR;
+    uint64_t limit = taken / PACE_DIVISOR;
     atomic_store_explicit(&gc.pace_limit, limit > PACE_FLOOR ? limit
                                                               : PACE_FLOOR,
                           memory_order_relaxed);
@@ -160,8 +160,8 @@ static int64_t run_collection(ouro_thread *self)
 
     uint64_t start = ouro__now_ns(), cpu_start = thread_cpu_ns();
     int64_t found = ouro__gc_collect_once(self, &run);
-    pace_end();
     ouro_flush();   /* release the holds, free what the garbage released */
+    pace_end();     /* after the flush: freeing is part of catching up */
     uint64_t elapsed = ouro__now_ns() - start;
     uint64_t cpu = thread_cpu_ns() - cpu_start;
     adapt_threshold(&run);

@@ -9,6 +9,7 @@
 #include "fixture.h"
 
 #include "gc.h"
+#include "hook_wait.h"
 #include "refcount.h"
 #include "thread.h"
 
@@ -49,10 +50,7 @@ static void touch_the_other(ouro_object *walked)
     /* release: the toucher sees the collector's marks (IN_GC). */
     atomic_store_explicit(&target, walked == x ? y : x, memory_order_release);
     /* Quiescent while we wait: the toucher's flush needs a grace period. */
-    while (!atomic_load_explicit(&worked, memory_order_acquire)) {
-        ouro__quiescent(ouro__self);
-        sched_yield();
-    }
+    hook_wait_quiescent(&worked);
 }
 
 static void *toucher(void *arg)
@@ -113,10 +111,7 @@ static void hand_second_to_owner(ouro_object *walked)
     atomic_store_explicit(&ouro__walk_test_hook, NULL, memory_order_relaxed);
     atomic_store(&walked_first, walked == first_made);
     atomic_store_explicit(&target, second_made, memory_order_release);
-    while (!atomic_load_explicit(&owner_done, memory_order_acquire)) {
-        ouro__quiescent(ouro__self);
-        sched_yield();
-    }
+    hook_wait_quiescent(&owner_done);
 }
 
 static void *owner(void *arg)

@@ -7,6 +7,7 @@
 #include "fixture.h"
 
 #include "gc.h"
+#include "hook_wait.h"
 #include "thread.h"
 
 #include <pthread.h>
@@ -25,10 +26,7 @@ static void hold_the_collection(ouro_object *walked)
     (void)walked;
     atomic_store_explicit(&ouro__walk_test_hook, NULL, memory_order_relaxed);
     atomic_store_explicit(&collecting, 1, memory_order_release);
-    while (!atomic_load_explicit(&release_collector, memory_order_acquire)) {
-        ouro__quiescent(ouro__self);
-        sched_yield();
-    }
+    hook_wait_quiescent(&release_collector);
 }
 
 static void *collect(void *arg)

@@ -15,43 +15,16 @@
 #include "memory.h"
 #include "ouro_peer.h"
 
-static ouro_type node_type;
-
-static ouro_object *node_new(void)
-{
-    ouro_object *n = ouro_record_new(&node_type);
-    if (!n)
-        abort();
-    return n;
-}
-
-/* One cycle of len nodes linked through slot 0 (a), dropped at once. */
-static void build_cycle(long len)
-{
-    ouro_object *first = node_new(), *prev = first;
-    for (long i = 1; i < len; i++) {
-        ouro_object *n = node_new();
-        ouro_record_set(prev, 0, n);
-        if (prev != first)
-            ouro_decref(prev);
-        prev = n;
-    }
-    ouro_record_set(prev, 0, first);
-    if (prev != first)
-        ouro_decref(prev);
-    ouro_decref(first);
-}
-
 int ouro_cycles(const peer_options *o)
 {
     ouro_config cfg = {.gc_disabled = 1};
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return 1;
-    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    peer_nodes_init();
     long ncycles = o->objects / o->cycle, k = ncycles * o->cycle;
     uint64_t t0 = wall_ns();
     for (long c = 0; c < ncycles; c++) {
-        build_cycle(o->cycle);
+        ouro_decref(peer_ring(o->cycle));   /* garbage at once */
         if (c % 64 == 0)
             ouro_safepoint();
     }

@@ -31,8 +31,6 @@
 #include "trace.h"
 #include "workers.h"
 
-static ouro_type node_type;
-
 struct server {
     ouro_object **clusters;   /* first node of each ring; the root holds them */
     long nclusters;
@@ -40,14 +38,6 @@ struct server {
     trace *traces;
     _Atomic uint64_t requests;
 };
-
-static ouro_object *node_new(void)
-{
-    ouro_object *n = ouro_record_new(&node_type);
-    if (!n)
-        abort();
-    return n;
-}
 
 static ouro_object *build_live(long live, struct server *s)
 {
@@ -57,17 +47,7 @@ static ouro_object *build_live(long live, struct server *s)
     if (!s->clusters || !root)
         abort();
     for (long c = 0; c < s->nclusters; c++) {
-        ouro_object *first = node_new(), *prev = first;
-        for (int k = 1; k < CLUSTER; k++) {
-            ouro_object *n = node_new();
-            ouro_record_set(prev, 0, n);
-            if (prev != first)
-                ouro_decref(prev);
-            prev = n;
-        }
-        ouro_record_set(prev, 0, first);
-        if (prev != first)
-            ouro_decref(prev);
+        ouro_object *first = peer_ring(CLUSTER);
         if (ouro_list_append(root, first) != OURO_OK)
             abort();
         s->clusters[c] = first;   /* borrowed: the root holds it */
@@ -82,9 +62,9 @@ static void request(const struct server *s, uint64_t *seed, uint64_t k)
 {
     uint64_t r = rng_next(seed);
     int n = GRAPH_MIN + (int)(r % (GRAPH_MAX - GRAPH_MIN + 1));
-    ouro_object *head = node_new(), *prev = head;
+    ouro_object *head = peer_node_new(), *prev = head;
     for (int i = 1; i < n; i++) {
-        ouro_object *x = node_new();
+        ouro_object *x = peer_node_new();
         ouro_record_set(prev, 0, x);
         ouro_record_set(x, 1, head);   /* back-reference */
         if (prev != head)
@@ -155,7 +135,7 @@ int ouro_server(const peer_options *o)
     ouro_config cfg = {.gc_disabled = 1, .pause_cpu_clock = 1};
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return 1;
-    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    peer_nodes_init();
     struct server s = {.seconds = o->seconds};
     atomic_init(&s.requests, 0);
     s.traces = calloc((size_t)o->threads, sizeof *s.traces);
