@@ -208,11 +208,48 @@ static void orphan_pool_applies_ready_batches_in_any_order(void **state)
     ouro_decref(late);
 }
 
+/* ---- 3. slow grace periods: safepoints do not pile up small batches --
+ *
+ * Every sealed batch is a whole block held until its grace period ends.
+ * Safepoints used to seal the current batch however few entries it held:
+ * while an online thread held grace periods back, a thread that dropped a
+ * few references between safepoints kept one nearly empty batch per
+ * safepoint (the stress suite's graph scenario had over 100,000 of them,
+ * gigabytes). */
+
+static void safepoints_do_not_pile_up_small_batches(void **state)
+{
+    (void)state;
+    ouro_object *o = ouro_list_new(0);
+    ouro_flush();
+    atomic_store(&parked, 0);
+    atomic_store(&unpark, 0);
+    pthread_t lag;
+    pthread_create(&lag, NULL, online_laggard, NULL);
+    while (!atomic_load(&parked))
+        sched_yield();
+    for (int i = 0; i < 1000; i++) {   /* no grace period can end now */
+        ouro_incref(o);
+        ouro_decref(o);
+        ouro_safepoint();
+    }
+    unsigned pending = ouro__self->npending;
+    atomic_store(&unpark, 1);
+    ouro_blocking_begin();
+    pthread_join(lag, NULL);
+    ouro_blocking_end();
+    ouro_flush();
+    assert_true(pending <= 2);
+    assert_int_equal(ouro_refcnt(o), 1);
+    ouro_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
+        OURO_TEST(safepoints_do_not_pile_up_small_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
