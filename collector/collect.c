@@ -49,6 +49,8 @@ typedef struct gc_ctx {
     bool oom;
     bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
+    ouro_object **cands;         /* the taken candidates, address order */
+    size_t ncand, cand_pos;      /* cand_pos: the one being walked */
 } gc_ctx;
 
 static bool tracked(const ouro_object *o)
@@ -158,11 +160,27 @@ static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
     }
 }
 
-static bool taken_and_buffered(ouro_object *o)
+/* Is `o`, BUFFERED, among the candidates taken for this collection?  The
+ * taken candidates are in address order, and what a candidate references
+ * was mostly allocated next to it: look at its neighbours in the array
+ * first (in cache), and only then probe the tables the take swapped out
+ * (a cache miss). */
+#define NEAR_TAKEN 8
+
+static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
 {
-    return (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-            OURO__GC_BUFFERED) &&
-           ouro__cand_was_taken(o);
+    if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+          OURO__GC_BUFFERED))
+        return false;
+    if (c->cands) {
+        size_t lo = c->cand_pos > NEAR_TAKEN ? c->cand_pos - NEAR_TAKEN : 0;
+        size_t hi = c->cand_pos + NEAR_TAKEN < c->ncand
+                        ? c->cand_pos + NEAR_TAKEN : c->ncand;
+        for (size_t i = lo; i < hi; i++)
+            if (c->cands[i] == o)
+                return true;
+    }
+    return ouro__cand_was_taken(o);
 }
 
 static void visit_gray(ouro_object *child, void *arg)
@@ -180,7 +198,7 @@ static void visit_gray(ouro_object *child, void *arg)
         /* `child` is a borrowed pointer read by traverse; this thread has
          * passed no quiescent point since, so the increment is safe. */
         ouro_incref(child);
-        mark_held(c, child, j, taken_and_buffered(child));
+        mark_held(c, child, j, taken_and_buffered(c, child));
         push(c, (uint32_t)j);
     }
     c->tab.nodes[j].in_edges++;
@@ -640,7 +658,7 @@ static void take_whole_heap(gc_ctx *c)
             continue;
         }
         /* The snapshot's hold is the node's. */
-        mark_held(c, o, j, taken_and_buffered(o));
+        mark_held(c, o, j, taken_and_buffered(c, o));
         if (!c->tab.nodes[j].candidate) {
             c->tab.nodes[j].candidate = true;
             c->run->candidates++;
@@ -683,6 +701,8 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(cands, ncand);
+    c.cands = cands;
+    c.ncand = ncand;
     ouro__gc_pace_begin(ncand);
     /* Before any candidate is marked, so that the snapshot's holds are not
      * touches, and the candidates' walks find its objects in the table
@@ -692,6 +712,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         ouro_object *o = cands[i];
+        c.cand_pos = i;
         /* The first touch of each candidate: start the misses early. */
         if (i + PREFETCH_AHEAD < ncand)
             __builtin_prefetch(cands[i + PREFETCH_AHEAD], 1);
@@ -726,6 +747,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         if (OURO_UNLIKELY(hook != NULL))
             hook(o);
     }
+    c.cands = NULL;
     ouro__mem_free(cands);
     ouro__cand_forget_taken();
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
