@@ -28,7 +28,7 @@
  * lock that a finalizer needs must not deadlock the collector). */
 #define PACE_DIVISOR 2
 #define PACE_FLOOR 65536
-#define PACE_WAIT_NS 50000000
+#define PACE_WAIT_NS 5000000   /* default; ouro_config.gc_pace_max_us */
 
 struct callback {
     ouro_gc_callback fn;
@@ -49,6 +49,7 @@ static struct {
     _Atomic uint64_t base_threshold, threshold;
     _Atomic bool auto_pending;
     _Atomic uint64_t pace_limit;       /* 0: no collection running */
+    uint64_t pace_wait_ns;             /* 0: pacing off */
 } gc = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
@@ -74,6 +75,8 @@ void ouro__gc_candidates_grew(uint64_t n)
 
 void ouro__gc_pace_begin(uint64_t taken)
 {
+    if (!gc.pace_wait_ns)
+        return;   /* pacing off: the limit stays 0 */
     uint64_t limit = taken / PACE_DIVISOR;
     atomic_store_explicit(&gc.pace_limit, limit > PACE_FLOOR ? limit
                                                               : PACE_FLOOR,
@@ -91,15 +94,16 @@ static void pace_end(void)
 void ouro__gc_pace_wait(void)
 {
     /* Offline while waiting: the collection's handshakes must not wait
-     * for us.  We are at a safepoint, so we hold no borrowed pointer. */
-    ouro_blocking_begin();
+     * for us.  We are at a safepoint, so we hold no borrowed pointer; the
+     * pending decrements wait with us (ouro_blocking_begin would apply
+     * every ready batch, a long pause of its own). */
+    ouro_thread *t = ouro__self;
+    ouro__gp_offline(t->gp);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);   /* gc.done's clock */
-    until.tv_nsec += PACE_WAIT_NS;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    uint64_t ns = (uint64_t)until.tv_nsec + gc.pace_wait_ns;
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec = (long)(ns % 1000000000u);
     pthread_mutex_lock(&gc.lock);
     uint64_t seen = gc.stats.collections;
     gc.stats.paced++;
@@ -108,7 +112,8 @@ void ouro__gc_pace_wait(void)
            pthread_cond_timedwait(&gc.done, &gc.lock, &until) == 0)
         ;
     pthread_mutex_unlock(&gc.lock);
-    ouro_blocking_end();
+    ouro__gp_online(t->gp);
+    ouro__quiescent(t);
 }
 
 /* Double the threshold while collections find little garbage, halve it
@@ -260,6 +265,9 @@ int ouro__gc_start(const ouro_config *config)
     atomic_store_explicit(&gc.enabled, !config->gc_disabled,
                           memory_order_relaxed);
     atomic_store_explicit(&gc.auto_pending, false, memory_order_relaxed);
+    gc.pace_wait_ns = config->gc_pace_max_us < 0 ? 0
+                      : config->gc_pace_max_us ? (uint64_t)config->gc_pace_max_us * 1000
+                                               : PACE_WAIT_NS;
     memset(&gc.stats, 0, sizeof gc.stats);
     gc.ncallbacks = 0;
     gc.requested = gc.completed = 0;

@@ -176,6 +176,11 @@ typedef struct ouro_config {
     /* Also time every mutator pause with the thread's CPU clock (a system
      * call: about 1 us more per pause); see ouro_gc_pauses_cpu(). */
     int pause_cpu_clock;
+    /* Longest wait, in microseconds, of a safepoint paced because the
+     * running collection fell behind (docs/collector.md, "Pacing"):
+     * 0 means 5000; a negative value turns pacing off, which trades
+     * bounded memory for latency when garbage outruns the collector. */
+    int32_t gc_pace_max_us;
 } ouro_config;
 
 /* Start the runtime (config may be NULL).  OURO_ESTATE if already running. */
