@@ -69,7 +69,7 @@ static void count_pending(heapgraph *g)
             g->pending[j]++;
     }
     for (const ouro_batch *b = t->pending_head; b; b = b->next) {
-        for (uint32_t i = 0; i < b->len; i++) {
+        for (uint32_t i = b->pos; i < b->len; i++) {
             int64_t j = heapgraph_find(g, b->entries[i]);
             if (j >= 0)
                 g->pending[j]++;

@@ -96,6 +96,7 @@ void ouro__decbuf_seal(ouro_thread *t)
                     "(%u batches pending)", t->npending);
     ouro_batch *b = t->cur;
     b->len = len;
+    b->pos = 0;
     b->next = NULL;
     b->goal = ouro__gp_advance();
     if (t->pending_tail)
@@ -107,10 +108,13 @@ void ouro__decbuf_seal(ouro_thread *t)
     bind_current(t, fresh);
 }
 
-static void apply_entries(ouro_thread *t, ouro_batch *b)
+/* Apply b's entries from b->pos, about `budget` of them (a run of one
+ * object is not split); true once the batch is done. */
+static bool apply_entries(ouro_thread *t, ouro_batch *b, uint32_t budget)
 {
-    ouro_object **e = b->entries, **end = e + b->len;
-    while (e < end) {
+    ouro_object **e = b->entries + b->pos, **end = b->entries + b->len;
+    ouro_object **stop = (uint32_t)(end - e) > budget ? e + budget : end;
+    while (e < stop) {
         ouro_object *o = *e++;
         if ((uintptr_t)o & RAW_TAG) {
             ouro__mem_free((void *)((uintptr_t)o & ~RAW_TAG));
@@ -125,12 +129,16 @@ static void apply_entries(ouro_thread *t, ouro_batch *b)
         }
         ouro__apply_decref_run(t, o, n);
     }
+    b->pos = (uint32_t)(e - b->entries);
+    if (e < end)
+        return false;
     OURO__COUNT(t, batches_applied, 1);
+    return true;
 }
 
 void ouro__decbuf_apply_batch(ouro_thread *t, ouro_batch *b)
 {
-    apply_entries(t, b);
+    apply_entries(t, b, UINT32_MAX);
     batch_recycle(t, b);
 }
 
@@ -142,12 +150,18 @@ void ouro__decbuf_apply_ready(ouro_thread *t)
 void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max)
 {
     ouro_batch *b;
-    while (max-- && (b = t->pending_head) && ouro__gp_poll(b->goal)) {
+    while (max && (b = t->pending_head) && ouro__gp_poll(b->goal)) {
+        uint32_t before = b->pos;
+        bool done = apply_entries(t, b, max);
+        uint32_t applied = b->pos - before;
+        max = applied >= max ? 0 : max - applied;
+        if (!done)
+            break;
         t->pending_head = b->next;
         if (!t->pending_head)
             t->pending_tail = NULL;
         t->npending--;
-        ouro__decbuf_apply_batch(t, b);
+        batch_recycle(t, b);
     }
 }
 
@@ -157,7 +171,7 @@ void ouro__decref_slow(ouro_object *o)
     ouro__pause_clock pc = ouro__pause_begin();   /* a full buffer is a pause too */
     bool went_online = ouro__apply_online_begin(t);
     ouro__decbuf_seal(t);
-    ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
+    ouro__decbuf_apply_some(t, ouro__rt.batch_cap);
     ouro__apply_online_end(t, went_online);
     *ouro__tls.dec_pos++ = o;
     ouro__pause_end(t, pc);
@@ -240,7 +254,7 @@ uint64_t ouro__decbuf_count(const ouro_thread *t, const ouro_object *o)
     for (ouro_object **p = t->cur->entries; p < ouro__tls.dec_pos; p++)
         n += *p == o;
     for (const ouro_batch *b = t->pending_head; b; b = b->next)
-        for (uint32_t i = 0; i < b->len; i++)
+        for (uint32_t i = b->pos; i < b->len; i++)
             n += b->entries[i] == o;
     return n;
 }

@@ -35,10 +35,12 @@ static inline bool ouro__decbuf_should_seal(const ouro_thread *t)
     uint32_t len = ouro__decbuf_len(t);
     return len && (!t->pending_head || len >= ouro__rt.batch_cap / 4);
 }
-/* Apply the pending batches whose grace period is over: all of them, or at
- * most `max` (safepoints and full buffers apply OURO__APPLY_PER_PAUSE, so
- * that one pause stays bounded; the rest waits for the next). */
-#define OURO__APPLY_PER_PAUSE 2
+/* Apply the pending decrements whose grace period is over: all of them, or
+ * about `max` entries (safepoints apply OURO__APPLY_PER_PAUSE, so that one
+ * pause stays short, and a full buffer one batch's worth, so that a thread
+ * that never reaches a safepoint still keeps up; the rest waits for the
+ * next, a batch may be left half applied). */
+#define OURO__APPLY_PER_PAUSE 1024
 void ouro__decbuf_apply_ready(ouro_thread *t);
 void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max);
 

@@ -19,6 +19,7 @@ typedef struct ouro_batch {
     struct ouro_batch *next;   /* owner: FIFO of sealed batches */
     uint64_t goal;             /* owner: grace period to wait for */
     uint32_t len;              /* owner: entries in use once sealed */
+    uint32_t pos;              /* owner: entries applied so far */
     ouro_object *entries[];    /* ouro__rt.batch_cap of them */
 } ouro_batch;
 

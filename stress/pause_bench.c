@@ -5,7 +5,8 @@
  *
  *   bazel run -c opt //stress:pause_bench [-- --live N --garbage G
  *                                            --mutators M --batch B
- *                                            --slice S --no-python]
+ *                                            --slice S --pace-max-us U
+ *                                            --no-python]
  *
  * 1. A live heap of N records (default 1,000,000) in clusters of 8 linked
  *    in a ring, held by a root list.
@@ -33,6 +34,7 @@
 static long live_n = 1000000, garbage_n = 1000000;
 static int run_python = 1, mutators = 2;
 static unsigned decref_batch, free_slice;   /* 0: the runtime's defaults */
+static int pace_max_us;   /* 0: the default; negative: pacing off */
 static ouro_type node_type;
 static ouro_object **clusters;   /* first node of each cluster */
 static long nclusters;
@@ -182,6 +184,8 @@ int main(int argc, char **argv)
             decref_batch = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--slice") && i + 1 < argc)
             free_slice = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--pace-max-us") && i + 1 < argc)
+            pace_max_us = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--mutators") && i + 1 < argc)
             mutators = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-python"))
@@ -194,7 +198,8 @@ int main(int argc, char **argv)
     /* One collection, on demand; pauses timed by both clocks, so that the
      * report separates work from waiting for a CPU. */
     ouro_config cfg = {.gc_disabled = 1, .pause_cpu_clock = 1,
-                       .decref_batch = decref_batch, .free_slice = free_slice};
+                       .decref_batch = decref_batch, .free_slice = free_slice,
+                       .gc_pace_max_us = pace_max_us};
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return 1;
     ouro_record_type_init(&node_type, "Node", 2, NULL);

@@ -163,6 +163,7 @@ static ouro_batch *batch_with(ouro_object *o, uint64_t goal)
     b->next = NULL;
     b->goal = goal;
     b->len = 1;
+    b->pos = 0;
     b->entries[0] = o;
     return b;
 }
