@@ -157,6 +157,26 @@ static void *online_laggard(void *arg)
     return NULL;
 }
 
+/* An online thread that holds back every grace period from now on. */
+static pthread_t start_laggard(void)
+{
+    atomic_store(&parked, 0);
+    atomic_store(&unpark, 0);
+    pthread_t lag;
+    pthread_create(&lag, NULL, online_laggard, NULL);
+    while (!atomic_load(&parked))
+        sched_yield();
+    return lag;
+}
+
+static void stop_laggard(pthread_t lag)
+{
+    atomic_store(&unpark, 1);
+    ouro_blocking_begin();
+    pthread_join(lag, NULL);
+    ouro_blocking_end();
+}
+
 static ouro_batch *batch_with(ouro_object *o, uint64_t goal)
 {
     ouro_batch *b = malloc(sizeof *b + ouro__rt.batch_cap * sizeof(ouro_object *));
@@ -178,12 +198,7 @@ static void orphan_pool_applies_ready_batches_in_any_order(void **state)
     ouro_flush();
     uint64_t g_early = ouro__gp_advance();
     ouro_safepoint();              /* our slot reaches g_early */
-    atomic_store(&parked, 0);
-    atomic_store(&unpark, 0);
-    pthread_t lag;
-    pthread_create(&lag, NULL, online_laggard, NULL);
-    while (!atomic_load(&parked))
-        sched_yield();
+    pthread_t lag = start_laggard();
     uint64_t g_late = ouro__gp_advance();   /* the laggard holds it back */
     ouro_safepoint();
 
@@ -199,10 +214,7 @@ static void orphan_pool_applies_ready_batches_in_any_order(void **state)
     assert_int_equal(ouro_refcnt(early), 1);   /* applied behind an unready one */
     assert_int_equal(ouro_refcnt(late), 2);    /* still waiting */
 
-    atomic_store(&unpark, 1);
-    ouro_blocking_begin();
-    pthread_join(lag, NULL);
-    ouro_blocking_end();
+    stop_laggard(lag);
     ouro_flush();                               /* terminates, applies late */
     assert_int_equal(ouro_refcnt(late), 1);
     ouro_decref(early);
@@ -223,22 +235,14 @@ static void safepoints_do_not_pile_up_small_batches(void **state)
     (void)state;
     ouro_object *o = ouro_list_new(0);
     ouro_flush();
-    atomic_store(&parked, 0);
-    atomic_store(&unpark, 0);
-    pthread_t lag;
-    pthread_create(&lag, NULL, online_laggard, NULL);
-    while (!atomic_load(&parked))
-        sched_yield();
+    pthread_t lag = start_laggard();
     for (int i = 0; i < 1000; i++) {   /* no grace period can end now */
         ouro_incref(o);
         ouro_decref(o);
         ouro_safepoint();
     }
     unsigned pending = ouro__self->npending;
-    atomic_store(&unpark, 1);
-    ouro_blocking_begin();
-    pthread_join(lag, NULL);
-    ouro_blocking_end();
+    stop_laggard(lag);
     ouro_flush();
     assert_true(pending <= 2);
     assert_int_equal(ouro_refcnt(o), 1);
