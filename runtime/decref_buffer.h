@@ -40,7 +40,7 @@ static inline bool ouro__decbuf_should_seal(const ouro_thread *t)
  * pause stays short, and a full buffer one batch's worth, so that a thread
  * that never reaches a safepoint still keeps up; the rest waits for the
  * next, a batch may be left half applied). */
-#define OURO__APPLY_PER_PAUSE 1024
+#define OURO__APPLY_PER_PAUSE 256
 void ouro__decbuf_apply_ready(ouro_thread *t);
 void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max);
 
