@@ -258,7 +258,7 @@ void ouro__cand_overflow_set(void)
     /* A collection now: nothing else may ever ask for one (the failed
      * buffering may have been the garbage's last decrement), and
      * collecting is also the way to get memory back. */
-    ouro__gc_candidates_grew(UINT64_MAX);
+    ouro__gc_request();
 }
 
 bool ouro__cand_overflow_take(void)

@@ -58,19 +58,24 @@ static struct {
 
 static __thread bool on_collector_thread;
 
+void ouro__gc_request(void)
+{
+    if (!atomic_load_explicit(&gc.enabled, memory_order_relaxed) ||
+        atomic_exchange_explicit(&gc.auto_pending, true, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&gc.lock);
+    pthread_cond_signal(&gc.wake);
+    pthread_mutex_unlock(&gc.lock);
+}
+
 void ouro__gc_candidates_grew(uint64_t n)
 {
     uint64_t limit = atomic_load_explicit(&gc.pace_limit, memory_order_relaxed);
     if (OURO_UNLIKELY(limit && n > limit) &&
         !atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed))
         atomic_store_explicit(&ouro__gc_pacing, true, memory_order_relaxed);
-    if (!atomic_load_explicit(&gc.enabled, memory_order_relaxed) ||
-        n < atomic_load_explicit(&gc.threshold, memory_order_relaxed) ||
-        atomic_exchange_explicit(&gc.auto_pending, true, memory_order_relaxed))
-        return;
-    pthread_mutex_lock(&gc.lock);
-    pthread_cond_signal(&gc.wake);
-    pthread_mutex_unlock(&gc.lock);
+    if (n >= atomic_load_explicit(&gc.threshold, memory_order_relaxed))
+        ouro__gc_request();
 }
 
 void ouro__gc_pace_begin(uint64_t taken)

@@ -14,6 +14,9 @@ void ouro__gc_stop(void);
 /* The candidate set reached n entries: maybe wake the collector, or, if
  * the running collection has fallen behind, start pacing the mutators. */
 void ouro__gc_candidates_grew(uint64_t n);
+/* Ask for an automatic collection now (if automatic collection is on),
+ * whatever the candidate count. */
+void ouro__gc_request(void);
 /* A collection took `taken` candidates: how many new ones it allows. */
 void ouro__gc_pace_begin(uint64_t taken);
 
