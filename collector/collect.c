@@ -657,12 +657,11 @@ static void take_whole_heap(gc_ctx *c)
             ouro__release_hold(c->self, o);
             continue;
         }
-        /* The snapshot's hold is the node's. */
-        mark_held(c, o, j, taken_and_buffered(c, o));
-        if (!c->tab.nodes[j].candidate) {
-            c->tab.nodes[j].candidate = true;
-            c->run->candidates++;
-        }
+        /* The snapshot's hold is the node's; every node is a candidate,
+         * and one also taken from the set loses BUFFERED here. */
+        mark_node(o, j, taken_and_buffered(c, o));
+        c->tab.nodes[j].candidate = true;
+        c->run->candidates++;
         push(c, (uint32_t)j);
     }
     ouro__mem_free(all);

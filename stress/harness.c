@@ -96,6 +96,14 @@ void stress_join(int n, void *threads)
 
 /* ---- progress line -------------------------------------------------------- */
 
+/* The runtime's, the collector's and the pause figures, now. */
+static void read_stats(ouro_stats *st, ouro_gc_stats *gs, ouro_pause_stats *ps)
+{
+    ouro_get_stats(st);
+    ouro_gc_get_stats(gs);
+    ouro_gc_pauses(ps, NULL);
+}
+
 static void *progress_main(void *arg)
 {
     stress_run *run = arg;
@@ -116,9 +124,7 @@ static void *progress_main(void *arg)
         ouro_stats st;
         ouro_gc_stats gs;
         ouro_pause_stats ps;
-        ouro_get_stats(&st);
-        ouro_gc_get_stats(&gs);
-        ouro_gc_pauses(&ps, NULL);
+        read_stats(&st, &gs, &ps);
         uint64_t ops = atomic_load_explicit(&run->ops, memory_order_relaxed);
         double t = stress_now();
         double rate = (double)(ops - last_ops) / (t - last_t);
@@ -216,9 +222,7 @@ void stress_runtime_finish(stress_run *run)
     ouro_stats st;
     ouro_gc_stats gs;
     ouro_pause_stats ps;
-    ouro_get_stats(&st);
-    ouro_gc_get_stats(&gs);
-    ouro_gc_pauses(&ps, NULL);
+    read_stats(&st, &gs, &ps);
     STRESS_CHECK(st.live_objects == 0,
                  "%llu object(s) still live at shutdown (allocated %llu, "
                  "freed %llu)", (unsigned long long)st.live_objects,

@@ -297,6 +297,19 @@ static void check_all(ouro_object *all)
     }
 }
 
+/* Join the churning threads (offline), then collect what they left with
+ * automatic collection off: twice, for cycles the first one released. */
+static void join_and_collect(pthread_t *th)
+{
+    ouro_blocking_begin();
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    ouro_blocking_end();
+    ouro_gc_disable();
+    ouro_gc_collect();
+    ouro_gc_collect();
+}
+
 static void get_objects_while_threads_allocate(void **state)
 {
     payload = ouro_str_from("payload");
@@ -316,13 +329,7 @@ static void get_objects_while_threads_allocate(void **state)
         }
         ouro_safepoint();
     }
-    ouro_blocking_begin();
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
-    ouro_blocking_end();
-    ouro_gc_disable();
-    ouro_gc_collect();
-    ouro_gc_collect();
+    join_and_collect(th);
     assert_int_equal(count_of_type(&node_type), 0);
     ouro_decref(payload);
 }
@@ -349,13 +356,7 @@ static void freeze_then_collect_while_threads_build_cycles(void **state)
         pthread_create(&th[i], NULL, churn, NULL);
     for (int i = 0; i < 10; i++)
         assert_true(ouro_gc_collect() >= 0);
-    ouro_blocking_begin();
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(th[i], NULL);
-    ouro_blocking_end();
-    ouro_gc_disable();
-    ouro_gc_collect();
-    ouro_gc_collect();
+    join_and_collect(th);
     /* Only the frozen pairs are left, intact. */
     assert_int_equal(count_of_type(&node_type), 200);
     for (ptrdiff_t i = 0; i < 100; i++) {
