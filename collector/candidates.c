@@ -358,6 +358,13 @@ bool ouro__cand_was_taken(const ouro_object *o)
     return table_has(&tt->cur, o) || table_has(&tt->old, o);
 }
 
+void ouro__cand_untake(const ouro_object *o)
+{
+    struct taken_tables *tt = &taken[shard_of(o) - shards];
+    if (!table_remove(&tt->cur, o))
+        table_remove(&tt->old, o);
+}
+
 void ouro__cand_forget_taken(void)
 {
     for (int i = 0; i < SHARDS; i++) {

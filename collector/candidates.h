@@ -39,6 +39,9 @@ int ouro__cand_take_all(ouro_object ***out, size_t *n);
  * shard had then, kept until ouro__cand_forget_taken (collector only). */
 bool ouro__cand_was_taken(const ouro_object *o);
 void ouro__cand_forget_taken(void);
+/* o's candidacy ended during the loop without the collector holding it:
+ * it no longer counts as taken. */
+void ouro__cand_untake(const ouro_object *o);
 
 /* o is about to be freed by the collector: if it is BUFFERED, take it out
  * of the set (it must be there). */

@@ -183,6 +183,16 @@ static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
     return ouro__cand_was_taken(o);
 }
 
+/* Taken candidate i's candidacy ended without a node (a zombie, frozen, or
+ * no room): forget that it was taken, so that no walk later in this loop
+ * takes it (or an object allocated at its address since) for a taken
+ * candidate and strips BUFFERED from an entry of the live set. */
+static void untake(gc_ctx *c, size_t i, const ouro_object *o)
+{
+    c->cands[i] = NULL;
+    ouro__cand_untake(o);
+}
+
 static void visit_gray(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
@@ -719,11 +729,14 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
          * after our zombie claim (candidates.c). */
         if (gc_table_lookup(&c.tab, o) >= 0)
             continue;   /* reached from an earlier one: marked there */
-        if (!hold_candidate(&c, o))
-            continue;   /* a zombie, freed */
+        if (!hold_candidate(&c, o)) {
+            untake(&c, i, o);   /* a zombie, freed: its address may return */
+            continue;
+        }
         if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
             OURO__GC_FROZEN) {
             /* Frozen since it was buffered: dropped, never examined. */
+            untake(&c, i, o);
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro__release_hold(c.self, o);
@@ -732,6 +745,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         int64_t j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
+            untake(&c, i, o);
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro__maybe_buffer(o);

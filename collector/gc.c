@@ -72,8 +72,15 @@ void ouro__gc_candidates_grew(uint64_t n)
 {
     uint64_t limit = atomic_load_explicit(&gc.pace_limit, memory_order_relaxed);
     if (OURO_UNLIKELY(limit && n > limit) &&
-        !atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed))
-        atomic_store_explicit(&ouro__gc_pacing, true, memory_order_relaxed);
+        !atomic_load_explicit(&ouro__gc_pacing, memory_order_relaxed)) {
+        /* Under gc.lock, like pace_end: the collection may have ended
+         * since we read the limit, and a flag raised after its end would
+         * stay up until the next one. */
+        pthread_mutex_lock(&gc.lock);
+        if (atomic_load_explicit(&gc.pace_limit, memory_order_relaxed))
+            atomic_store_explicit(&ouro__gc_pacing, true, memory_order_relaxed);
+        pthread_mutex_unlock(&gc.lock);
+    }
     if (n >= atomic_load_explicit(&gc.threshold, memory_order_relaxed))
         ouro__gc_request();
 }
@@ -92,8 +99,10 @@ void ouro__gc_pace_begin(uint64_t taken)
  * gc.done follows, under gc.lock). */
 static void pace_end(void)
 {
+    pthread_mutex_lock(&gc.lock);
     atomic_store_explicit(&gc.pace_limit, 0, memory_order_relaxed);
     atomic_store_explicit(&ouro__gc_pacing, false, memory_order_relaxed);
+    pthread_mutex_unlock(&gc.lock);
 }
 
 void ouro__gc_pace_wait(void)
@@ -270,6 +279,8 @@ int ouro__gc_start(const ouro_config *config)
     atomic_store_explicit(&gc.enabled, !config->gc_disabled,
                           memory_order_relaxed);
     atomic_store_explicit(&gc.auto_pending, false, memory_order_relaxed);
+    atomic_store_explicit(&gc.pace_limit, 0, memory_order_relaxed);
+    atomic_store_explicit(&ouro__gc_pacing, false, memory_order_relaxed);
     gc.pace_wait_ns = config->gc_pace_max_us < 0 ? 0
                       : config->gc_pace_max_us ? (uint64_t)config->gc_pace_max_us * 1000
                                                : PACE_WAIT_NS;

@@ -36,10 +36,12 @@ static inline bool ouro__decbuf_should_seal(const ouro_thread *t)
     return len && (!t->pending_head || len >= ouro__rt.batch_cap / 4);
 }
 /* Apply the pending decrements whose grace period is over: all of them, or
- * about `max` entries (safepoints apply OURO__APPLY_PER_PAUSE, so that one
- * pause stays short, and a full buffer one batch's worth, so that a thread
- * that never reaches a safepoint still keeps up; the rest waits for the
- * next, a batch may be left half applied). */
+ * about `max` entries (a run of one object is not split).  Safepoints
+ * apply OURO__APPLY_PER_PAUSE, or what the thread recorded since its last
+ * safepoint if that is more, so that one pause stays short and the backlog
+ * does not grow; a full buffer applies one batch's worth, so that a thread
+ * that never reaches a safepoint still keeps up.  The rest waits for the
+ * next; a batch may be left half applied. */
 #define OURO__APPLY_PER_PAUSE 256
 void ouro__decbuf_apply_ready(ouro_thread *t);
 void ouro__decbuf_apply_some(ouro_thread *t, uint32_t max);

@@ -206,8 +206,10 @@ static void detach_thread(ouro_thread *t)
 {
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);                     /* step 1 */
+    bool went_online = ouro__apply_online_begin(t);
     ouro__decbuf_seal(t);
     ouro__decbuf_apply_ready(t);
+    ouro__apply_online_end(t, went_online);
 
     pthread_mutex_lock(&ouro__registry_lock);             /* step 2 */
     registry_remove_locked(t);
@@ -269,8 +271,13 @@ void ouro_safepoint(void)
     bool went_online = ouro__apply_online_begin(t);
     if (atomic_load_explicit(&t->mq_nonempty, memory_order_relaxed))
         ouro__process_merge_queue(t);
-    if (t->pending_head)
-        ouro__decbuf_apply_some(t, OURO__APPLY_PER_PAUSE);
+    if (t->pending_head) {
+        /* At least what this thread recorded since its last safepoint, or
+         * its backlog would grow by the difference every time. */
+        uint32_t made = ouro__decbuf_len(t);
+        ouro__decbuf_apply_some(t, made > OURO__APPLY_PER_PAUSE
+                                       ? made : OURO__APPLY_PER_PAUSE);
+    }
     if (ouro__decbuf_should_seal(t))   /* after: it may have emptied the FIFO */
         ouro__decbuf_seal(t);
     if (atomic_load_explicit(&ouro__orphans_present, memory_order_relaxed))

@@ -249,12 +249,45 @@ static void safepoints_do_not_pile_up_small_batches(void **state)
     ouro_decref(o);
 }
 
+/* ---- 4. a safepoint applies at least what was made since the last one --
+ *
+ * Safepoints apply a bounded number of pending decrements, to keep each
+ * pause short.  When that bound was fixed (256), a thread that made 1000
+ * decrements between safepoints fell behind by the difference at every
+ * one, and its backlog of sealed batches grew without end. */
+
+static void safepoint_backlog_stays_bounded(void **state)
+{
+    (void)state;
+    ouro_object *o = ouro_list_new(0), *p = ouro_list_new(0);
+    ouro_flush();
+    unsigned most = 0;
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 500; i++) {   /* alternating: no long runs */
+            ouro_incref(o);
+            ouro_decref(o);
+            ouro_incref(p);
+            ouro_decref(p);
+        }
+        ouro_safepoint();
+        if (ouro__self->npending > most)
+            most = ouro__self->npending;
+    }
+    ouro_flush();
+    assert_true(most <= 4);
+    assert_int_equal(ouro_refcnt(o), 1);
+    assert_int_equal(ouro_refcnt(p), 1);
+    ouro_decref(o);
+    ouro_decref(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
+        OURO_TEST(safepoint_backlog_stays_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
