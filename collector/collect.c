@@ -113,9 +113,10 @@ static void clear_marks(ouro_object *o)
 /* Mark held node `index` (its object): one CAS sets HELD and IN_GC,
  * numbers the node in the header (collector/table.h), and, for a taken
  * candidate, clears BUFFERED so that its next decrement buffers it again. */
-static void mark_node(ouro_object *o, int64_t index, bool candidate)
+static void mark_node(const gc_table *t, ouro_object *o, int64_t index,
+                      bool candidate)
 {
-    uint32_t node = index + 1 < OURO__GC_NODE_MAX ? (uint32_t)index + 1 : 0;
+    uint32_t node = gc_table_number(t, (size_t)index);
     uint32_t clear = OURO__GC_TOUCHED | OURO__GC_DIRTY |
                      (candidate ? OURO__GC_BUFFERED : 0);
     uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
@@ -153,7 +154,7 @@ static bool hold_candidate(gc_ctx *c, ouro_object *o)
  * paired with a touch (completeness step 2). */
 static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
 {
-    mark_node(o, j, candidate);
+    mark_node(&c->tab, o, j, candidate);
     if (candidate) {
         c->tab.nodes[j].candidate = true;
         c->run->candidates++;
@@ -669,7 +670,7 @@ static void take_whole_heap(gc_ctx *c)
         }
         /* The snapshot's hold is the node's; every node is a candidate,
          * and one also taken from the set loses BUFFERED here. */
-        mark_node(o, j, taken_and_buffered(c, o));
+        mark_node(&c->tab, o, j, taken_and_buffered(c, o));
         c->tab.nodes[j].candidate = true;
         c->run->candidates++;
         push(c, (uint32_t)j);
@@ -698,7 +699,11 @@ void ouro__gc_collect_fini(void)
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 {
     gc_ctx c = {.self = self, .run = run, .tab = kept_table};
-    gc_table_reset(&c.tab);
+    /* Every node is a tracked object: the heap bounds the table, but for
+     * what is allocated during the collection (hashed, if it comes to
+     * that). */
+    size_t heap = ouro__heap_count();
+    gc_table_reset(&c.tab, heap + heap / 4);
     uint64_t t = ouro__now_ns();
     /* release: a thread that reads the new wr_seq at a quiescent point of
      * the first handshake sees the flag, and diverts its increments. */

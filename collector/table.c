@@ -14,18 +14,27 @@ static size_t hash_ptr(const ouro_object *o, size_t cap)
 void gc_table_init(gc_table *t)
 {
     memset(t, 0, sizeof *t);
+    t->numbered = OURO__GC_NODE_MAX - 1;
 }
 
 void gc_table_free(gc_table *t)
 {
     ouro__mem_free(t->nodes);
+    ouro__mem_free(t->objs);
     ouro__mem_free(t->index);
     ouro__mem_free(t->edges);
-    memset(t, 0, sizeof *t);
+    gc_table_init(t);
 }
 
-void gc_table_reset(gc_table *t)
+void gc_table_reset(gc_table *t, size_t expect)
 {
+    /* The smallest runs that number `expect` nodes: one pointer each up
+     * to about a million nodes, 16 (two cache lines) at 16 million. */
+    t->shift = 0;
+    while (((size_t)(OURO__GC_NODE_MAX - 1) << t->shift) < expect &&
+           t->shift < 16)
+        t->shift++;
+    t->numbered = (size_t)(OURO__GC_NODE_MAX - 1) << t->shift;
     t->n = 0;
     t->nedges = 0;
     if (t->icap)
@@ -58,8 +67,7 @@ static bool grow_index(gc_table *t)
     if (!index)
         return false;
     /* Only nodes past the header-numbered ones are hashed. */
-    size_t first = OURO__GC_NODE_MAX - 1;
-    for (size_t n = first; n < t->n; n++) {
+    for (size_t n = t->numbered; n < t->n; n++) {
         size_t i = hash_ptr(t->nodes[n].obj, icap);
         while (index[i])
             i = (i + 1) & (icap - 1);
@@ -89,17 +97,31 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
     return true;
 }
 
+/* Both node arrays at `need` or more. */
+static bool grow_nodes(gc_table *t, size_t need)
+{
+    size_t cap = t->cap;
+    if (!grow((void **)&t->nodes, &cap, sizeof *t->nodes, need))
+        return false;
+    if (!grow((void **)&t->objs, &t->cap, sizeof *t->objs, need)) {
+        /* nodes grew, objs did not: cap stays at the smaller one */
+        return false;
+    }
+    return true;
+}
+
 int64_t gc_table_add(gc_table *t, ouro_object *obj)
 {
-    bool hashed = t->n + 1 >= OURO__GC_NODE_MAX;
+    bool hashed = t->n >= t->numbered;
     if (hashed && (t->n + 1) * 2 > t->icap && !grow_index(t))
         return -1;
-    if (!grow((void **)&t->nodes, &t->cap, sizeof *t->nodes, t->n + 1))
+    if (!grow_nodes(t, t->n + 1))
         return -1;
     gc_node *node = &t->nodes[t->n];
     memset(node, 0, sizeof *node);
     node->obj = obj;
     node->color = GC_GRAY;
+    t->objs[t->n] = obj;
     if (hashed) {
         size_t i = hash_ptr(obj, t->icap);
         while (t->index[i])
@@ -111,7 +133,7 @@ int64_t gc_table_add(gc_table *t, ouro_object *obj)
 
 bool gc_table_reserve(gc_table *t, size_t nodes)
 {
-    return grow((void **)&t->nodes, &t->cap, sizeof *t->nodes, nodes);
+    return grow_nodes(t, nodes);
 }
 
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)

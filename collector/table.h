@@ -28,7 +28,15 @@ typedef struct gc_edge {
 
 typedef struct gc_table {
     gc_node *nodes;
+    ouro_object **objs;  /* nodes[i].obj again, packed: what lookups scan */
     size_t n, cap;
+    /* Header numbers: number k (1, 2, ...) stands for the nodes
+     * (k - 1) << shift up to k << shift, a run of 1 << shift pointers in
+     * objs.  The shift is chosen at reset from the size of the heap, so
+     * that all nodes are numbered; any past `numbered` (a heap that grew
+     * during the collection) go into the hash index instead. */
+    unsigned shift;
+    size_t numbered;
     uint32_t *index;     /* open addressing: node index + 1, 0 = empty */
     size_t icap;
     gc_edge *edges;      /* validation: edges between white nodes */
@@ -37,31 +45,48 @@ typedef struct gc_table {
 
 void gc_table_init(gc_table *t);
 void gc_table_free(gc_table *t);
-/* Empty, keeping the arrays (a table reused by the next collection). */
-void gc_table_reset(gc_table *t);
+/* Empty, keeping the arrays (a table reused by the next collection), and
+ * ready to number up to `expect` nodes in headers. */
+void gc_table_reset(gc_table *t, size_t expect);
 /* After a collection: free the arrays if it used less than a quarter of
  * them, so that a table kept for the next one follows recent sizes. */
 void gc_table_trim(gc_table *t);
 /* Index of obj's node, or -1. */
 int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
 /* Add a node for obj (not present); its index, or -1 when out of memory.
- * Nodes past OURO__GC_NODE_MAX - 1 also go into the hash index. */
+ * Nodes past `numbered` also go into the hash index. */
 int64_t gc_table_add(gc_table *t, ouro_object *obj);
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst);
 /* Room for `nodes` nodes without growing (a hint: false is harmless). */
 bool gc_table_reserve(gc_table *t, size_t nodes);
 
-/* Node index of obj: from its header if the collector numbered it there
- * (the first OURO__GC_NODE_MAX - 1 nodes), else from the hash index; -1 if
- * absent. */
+/* The number node `index` gets in its object's header (0: none, the node
+ * is in the hash index). */
+static inline uint32_t gc_table_number(const gc_table *t, size_t index)
+{
+    return index < t->numbered ? (uint32_t)(index >> t->shift) + 1 : 0;
+}
+
+/* Node index of obj: from the run of nodes its header number names (a
+ * cache line or two of objs), else from the hash index; -1 if absent.  A
+ * number left from a collection that let go of obj cannot mislead: the
+ * run holds obj only if obj is a node. */
 static inline int64_t gc_table_lookup(const gc_table *t, const ouro_object *obj)
 {
     uint32_t k = atomic_load_explicit(&((ouro_object *)obj)->ob_gc,
                                       memory_order_relaxed) >>
                  OURO__GC_NODE_SHIFT;
-    if (k && k <= t->n && t->nodes[k - 1].obj == obj)
-        return (int64_t)k - 1;
-    return t->n >= OURO__GC_NODE_MAX ? gc_table_find(t, obj) : -1;
+    if (k) {
+        size_t lo = (size_t)(k - 1) << t->shift;
+        size_t hi = lo + ((size_t)1 << t->shift);
+        if (hi > t->n)
+            hi = t->n;
+        for (size_t i = lo; i < hi; i++)
+            if (t->objs[i] == obj)
+                return (int64_t)i;
+        return -1;
+    }
+    return t->n > t->numbered ? gc_table_find(t, obj) : -1;
 }
 
 

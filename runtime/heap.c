@@ -16,6 +16,9 @@ ouro__side_lock ouro__side_locks[OURO__SIDE_STRIPES];
 /* Shard i is guarded by side lock i. */
 typedef struct shard {
     ouro__heap_link head;   /* circular, sentinel */
+    /* Objects linked.  Written under the lock; atomic only so that
+     * ouro__heap_count may read it without the lock (a hint). */
+    _Atomic size_t count;
 } shard;
 
 static shard shards[SHARDS];
@@ -46,6 +49,7 @@ void ouro__heap_init(void)
         pthread_mutex_init(&ouro__side_locks[i].mutex, NULL);
         /* Objects left over from an earlier run (immortals) are forgotten. */
         shards[i].head.prev = shards[i].head.next = &shards[i].head;
+        atomic_store_explicit(&shards[i].count, 0, memory_order_relaxed);
     }
 }
 
@@ -61,6 +65,10 @@ void ouro__heap_track(ouro_object *o)
         l->prev = &s->head;
         s->head.next->prev = l;
         s->head.next = l;
+        atomic_store_explicit(&s->count,
+                              atomic_load_explicit(&s->count,
+                                                   memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     }
     pthread_mutex_unlock(lock_of(s));
 }
@@ -73,6 +81,19 @@ void ouro__heap_untrack_locked(ouro_object *o)
     l->prev->next = l->next;
     l->next->prev = l->prev;
     l->prev = l->next = NULL;
+    shard *s = shard_of(o);
+    atomic_store_explicit(&s->count,
+                          atomic_load_explicit(&s->count,
+                                               memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+}
+
+size_t ouro__heap_count(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < SHARDS; i++)
+        n += atomic_load_explicit(&shards[i].count, memory_order_relaxed);
+    return n;
 }
 
 void ouro__heap_untrack(ouro_object *o)

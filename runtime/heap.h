@@ -79,6 +79,10 @@ void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 /* The collector's settle step: every side lock held; unlink `o`. */
 void ouro__heap_untrack_locked(ouro_object *o);
 
+/* About how many objects are linked now (a relaxed sum over the shards,
+ * without their locks: a hint, e.g. for sizing the collector's table). */
+size_t ouro__heap_count(void);
+
 /* Every linked object for which filter (called under its shard lock; may
  * be NULL) returns true and whose death has not been decided, each with a
  * counted reference taken for the caller (immortals without one).  *out
