@@ -30,6 +30,11 @@ typedef struct table {
 typedef struct shard {
     pthread_mutex_t lock;
     table cur, old;
+    /* A zeroed table the shard may grow into without allocating: the
+     * collector recycles each taken table into it once it is done with it
+     * (ouro__cand_forget_taken), so that growth in a buffering mutator's
+     * pause, or the next take, costs no zeroing. */
+    table ready;
     size_t old_pos;    /* old's slots below this have moved */
     size_t old_live;   /* candidates still in old */
     size_t live;       /* candidates in both */
@@ -46,11 +51,14 @@ static struct taken_tables {
 static _Atomic uint64_t added;   /* since the last take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
+/* The top bits of a multiplicative hash: objects are spaced by their
+ * allocation size (64 bytes for small records), and the low address bits
+ * left three shards in four unused. */
 static shard *shard_of(const ouro_object *o)
 {
-    uintptr_t h = (uintptr_t)o >> 4;
-    h ^= h >> 17;
-    return &shards[h % SHARDS];
+    uint64_t h = (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15ull;
+    _Static_assert(SHARDS == 64, "shard_of takes the top 6 bits");
+    return &shards[h >> 58];
 }
 
 static size_t slot_hash(const ouro_object *o, size_t cap)
@@ -70,7 +78,7 @@ int ouro__cand_init(void)
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_init(&s->lock, NULL);
-        s->cur = s->old = (table){NULL, 0, 0};
+        s->cur = s->old = s->ready = (table){NULL, 0, 0};
         s->old_pos = s->old_live = s->live = 0;
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
@@ -85,6 +93,7 @@ void ouro__cand_fini(void)
         shard *s = &shards[i];
         table_free(&s->cur);
         table_free(&s->old);
+        table_free(&s->ready);
         s->old_pos = s->old_live = s->live = 0;
         pthread_mutex_destroy(&s->lock);
     }
@@ -208,6 +217,14 @@ void ouro__buffer_candidate(ouro_object *o)
         size_t need = need_locked(s);
         if (!need)
             break;
+        /* The ready table, if it holds what the shard has at half load
+         * at most (cap_for asks for 3/8). */
+        if (s->ready.cap > s->cur.cap && s->ready.cap >= 2 * (s->live + 1)) {
+            table r = s->ready;
+            s->ready = (table){NULL, 0, 0};
+            grow_locked(s, r.slots, r.cap);
+            break;
+        }
         if (spare && spare_cap >= need) {
             grow_locked(s, spare, spare_cap);
             spare = NULL;
@@ -309,24 +326,31 @@ static void copy_entries(const table *t, ouro_object **all, size_t *k)
 
 /* Take shard s's entries into *all; false if there is no memory for them,
  * leaving s untouched.  Under the lock the shard only swaps its tables for
- * a fresh one sized for as many entries as it had, allocated outside the
- * lock: buffering threads never wait for the copying, and do not regrow
- * the shard step by step.  The objects are not touched: they keep BUFFERED
- * until the collector holds them (collect.c). */
+ * its ready table, or else for a fresh one sized for a quarter of the
+ * entries it had, allocated and zeroed outside the lock: buffering threads
+ * never wait for the copying.  The objects are not touched: they keep
+ * BUFFERED until the collector holds them (collect.c). */
 static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
 {
     table cur, old;
     ouro_object **fresh = NULL;
     size_t fresh_cap = 0;
-    bool sized = false;   /* fresh was allocated (or could not be) */
+    bool tried = false;   /* a fresh table was made, or could not be */
     for (;;) {
         pthread_mutex_lock(&s->lock);
         size_t live = s->live;
-        if (sized && *k + live <= *cap) {
+        bool ready = s->ready.slots != NULL;
+        if (*k + live <= *cap && (ready || tried || !live)) {
             cur = s->cur;
             old = s->old;
-            s->cur = (table){fresh, fresh ? fresh_cap : 0, 0};
-            s->old = (table){NULL, 0, 0};   /* NULL without memory: grows later */
+            if (ready) {
+                s->cur = s->ready;
+                s->ready = (table){NULL, 0, 0};
+            } else {   /* NULL without memory: it grows later */
+                s->cur = (table){fresh, fresh ? fresh_cap : 0, 0};
+                fresh = NULL;
+            }
+            s->old = (table){NULL, 0, 0};
             s->old_pos = s->old_live = s->live = 0;
             pthread_mutex_unlock(&s->lock);
             break;
@@ -336,12 +360,13 @@ static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
             ouro__mem_free(fresh);
             return false;
         }
-        if (!sized && live) {
-            fresh_cap = cap_for(live);
+        if (!ready && live && !tried) {
+            fresh_cap = cap_for(live / 4);
             fresh = zeroed_slots(fresh_cap);
+            tried = true;
         }
-        sized = true;
     }
+    ouro__mem_free(fresh);   /* a ready table was swapped in instead */
     copy_entries(&cur, *all, k);
     copy_entries(&old, *all, k);
     struct taken_tables *tt = &taken[s - shards];
@@ -368,16 +393,47 @@ void ouro__cand_untake(const ouro_object *o)
 void ouro__cand_forget_taken(void)
 {
     for (int i = 0; i < SHARDS; i++) {
-        table_free(&taken[i].cur);
-        table_free(&taken[i].old);
+        /* The larger taken table is zeroed here, on the collector, and
+         * becomes the shard's ready table unless it has a larger one. */
+        table t = taken[i].cur.cap >= taken[i].old.cap ? taken[i].cur
+                                                       : taken[i].old;
+        table other = taken[i].cur.cap >= taken[i].old.cap ? taken[i].old
+                                                           : taken[i].cur;
+        taken[i].cur = taken[i].old = (table){NULL, 0, 0};
+        table_free(&other);
+        if (!t.slots)
+            continue;
+        memset(t.slots, 0, t.cap * sizeof *t.slots);
+        t.used = 0;
+        shard *s = &shards[i];
+        pthread_mutex_lock(&s->lock);
+        if (s->ready.cap < t.cap) {
+            table swap = s->ready;
+            s->ready = t;
+            t = swap;
+        }
+        pthread_mutex_unlock(&s->lock);
+        table_free(&t);
     }
 }
 
 int ouro__cand_take_all(ouro_object ***out, size_t *n)
 {
     ouro_object **all = NULL;
-    size_t k = 0, cap = 0;
+    size_t k = 0, cap = 0, total = 0;
     ouro__cand_forget_taken();
+    /* One array for all of them, as far as the count now tells
+     * (make_room grows it for what is buffered meanwhile). */
+    for (int i = 0; i < SHARDS; i++) {
+        pthread_mutex_lock(&shards[i].lock);
+        total += shards[i].live;
+        pthread_mutex_unlock(&shards[i].lock);
+    }
+    if (total && !make_room(&all, 0, &cap, total + total / 8 + 64)) {
+        *out = NULL;
+        *n = 0;
+        return OURO_OK;   /* out of memory: all stay for the next time */
+    }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
     for (int i = 0; i < SHARDS; i++)
         if (!take_shard(&shards[i], &all, &k, &cap))

@@ -36,7 +36,9 @@ bool ouro__cand_remove(ouro_object *o);
 int ouro__cand_take_all(ouro_object ***out, size_t *n);
 
 /* Was o among the candidates of the last take?  One probe of the table its
- * shard had then, kept until ouro__cand_forget_taken (collector only). */
+ * shard had then, kept until ouro__cand_forget_taken (collector only),
+ * which zeroes the larger one and leaves it to its shard as the table to
+ * grow into. */
 bool ouro__cand_was_taken(const ouro_object *o);
 void ouro__cand_forget_taken(void);
 /* o's candidacy ended during the loop without the collector holding it:
