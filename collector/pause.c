@@ -35,8 +35,28 @@ uint64_t ouro__thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+_Atomic uint64_t ouro__pause_epoch;
+
+void ouro__pause_hist_renew(struct ouro__pause_hist *h, uint64_t e)
+{
+    for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
+        atomic_store_explicit(&h->hist[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->total_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->max_ns, 0, memory_order_relaxed);
+    /* release: a reader that sees the new epoch (acquire, hist_add) sees
+     * the zeroes, not the counts from before the reset. */
+    atomic_store_explicit(&h->epoch, e, memory_order_release);
+}
+
+/* Add h, unless it still counts from before the last reset (its owner has
+ * had no pause since: empty). */
 static void hist_add(struct ouro__pause_sum *d, const struct ouro__pause_hist *h)
 {
+    if (atomic_load_explicit(&((struct ouro__pause_hist *)h)->epoch,
+                             memory_order_acquire) !=
+        atomic_load_explicit(&ouro__pause_epoch, memory_order_relaxed))
+        return;
     for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
         d->hist[i] += atomic_load_explicit(&h->hist[i], memory_order_relaxed);
     d->count += atomic_load_explicit(&h->count, memory_order_relaxed);
@@ -117,27 +137,14 @@ void ouro_gc_pauses_cpu(ouro_pause_stats *out, uint64_t *hist)
     pauses(true, out, hist);
 }
 
-static void hist_reset(struct ouro__pause_hist *h)
-{
-    for (unsigned i = 0; i < OURO__PAUSE_BUCKETS; i++)
-        atomic_store_explicit(&h->hist[i], 0, memory_order_relaxed);
-    atomic_store_explicit(&h->count, 0, memory_order_relaxed);
-    atomic_store_explicit(&h->total_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&h->max_ns, 0, memory_order_relaxed);
-}
-
-static void reset_live(ouro_thread *t, void *arg)
-{
-    (void)arg;
-    hist_reset(&t->c.pause);
-    hist_reset(&t->c.pause_cpu);
-}
-
 void ouro_gc_pauses_reset(void)
 {
     pthread_mutex_lock(&ouro__registry_lock);
     memset(&ouro__dead_totals.pause, 0, sizeof ouro__dead_totals.pause);
     memset(&ouro__dead_totals.pause_cpu, 0, sizeof ouro__dead_totals.pause_cpu);
+    /* Under the registry lock, like a detaching thread's accumulation:
+     * its counts land in the totals just zeroed only if it has had a
+     * pause since (hist_add). */
+    atomic_fetch_add_explicit(&ouro__pause_epoch, 1, memory_order_relaxed);
     pthread_mutex_unlock(&ouro__registry_lock);
-    ouro__registry_each(reset_live, NULL);
 }

@@ -19,9 +19,21 @@ static inline void ouro__pause_add(_Atomic uint64_t *c, uint64_t n)
                           memory_order_relaxed);
 }
 
+/* Bumped by ouro_gc_pauses_reset (under the registry lock). */
+extern _Atomic uint64_t ouro__pause_epoch;
+
+/* The owner starts its histogram over, from epoch e. */
+void ouro__pause_hist_renew(struct ouro__pause_hist *h, uint64_t e);
+
 static inline void ouro__pause_hist_record(struct ouro__pause_hist *h,
                                            uint64_t ns)
 {
+    /* A reset zeroing another thread's counters would race with this
+     * load+store (the old count written back over the zero); the owner
+     * zeroes its own instead, on its first pause after the reset. */
+    uint64_t e = atomic_load_explicit(&ouro__pause_epoch, memory_order_relaxed);
+    if (OURO_UNLIKELY(atomic_load_explicit(&h->epoch, memory_order_relaxed) != e))
+        ouro__pause_hist_renew(h, e);
     ouro__pause_add(&h->hist[ouro__pause_bucket(ns)], 1);
     ouro__pause_add(&h->count, 1);
     ouro__pause_add(&h->total_ns, ns);

@@ -26,10 +26,13 @@ typedef struct ouro_batch {
 #define OURO__PAUSE_BUCKETS 608   /* = OURO_PAUSE_BUCKETS */
 
 /* One thread's pause histogram (collector/pause.c): the owner writes it
- * with relaxed load+store, readers sum racy snapshots. */
+ * with relaxed load+store, readers sum racy snapshots.  Only the owner
+ * ever zeroes it: when it finds that ouro_gc_pauses_reset moved the epoch
+ * on since its last pause; until then readers take it as empty. */
 struct ouro__pause_hist {
     _Atomic uint64_t hist[OURO__PAUSE_BUCKETS];
     _Atomic uint64_t count, total_ns, max_ns;
+    _Atomic uint64_t epoch;   /* ouro__pause_epoch it counts from */
 };
 
 /* A sum of histograms (registry lock or a private copy). */

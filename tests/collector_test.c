@@ -6,6 +6,7 @@
 #include "fixture.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
@@ -376,6 +377,66 @@ static void cpu_pauses_match_wall_pauses(void **state)
     assert_int_equal(cpu.count, 0);
 }
 
+/* A reset while another thread keeps pausing.  The owner updates its
+ * histogram with a plain load and store; a reset that zeroed it from
+ * outside could lose to that store, and the old count came back (a 10M
+ * pause_bench reported p99 = max that way: the count far above the
+ * buckets' sum).  After every reset the count is at most the pauses the
+ * thread made since just before it, and equals the buckets' sum once the
+ * thread is stopped. */
+static _Atomic int pauser_stop;
+static _Atomic uint64_t pauser_made;
+
+static void *pauser(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    ouro_object *o = ouro_list_new(0);
+    while (!atomic_load(&pauser_stop)) {
+        for (int i = 0; i < 64; i++) {
+            ouro_incref(o);
+            ouro_decref(o);
+        }
+        ouro_safepoint();   /* seals or applies: a pause */
+        atomic_fetch_add(&pauser_made, 1);
+    }
+    ouro_decref(o);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void pause_reset_races_with_pausing_thread(void **state)
+{
+    pthread_t th;
+    atomic_store(&pauser_stop, 0);
+    atomic_store(&pauser_made, 0);
+    assert_int_equal(pthread_create(&th, NULL, pauser, NULL), 0);
+    while (atomic_load(&pauser_made) < 1000)
+        sched_yield();
+    ouro_blocking_begin();   /* this thread makes no pauses meanwhile */
+    static uint64_t hist[OURO_PAUSE_BUCKETS];
+    for (int round = 0; round < 2000; round++) {
+        uint64_t before = atomic_load(&pauser_made);
+        ouro_gc_pauses_reset();
+        ouro_pause_stats ps;
+        ouro_gc_pauses(&ps, NULL);
+        uint64_t since = atomic_load(&pauser_made) - before;
+        if (ps.count > since + 1)
+            fail_msg("round %d: %llu pauses counted, %llu made since the "
+                     "reset", round, (unsigned long long)ps.count,
+                     (unsigned long long)since);
+    }
+    atomic_store(&pauser_stop, 1);
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    ouro_pause_stats ps;
+    ouro_gc_pauses(&ps, hist);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < OURO_PAUSE_BUCKETS; i++)
+        sum += hist[i];
+    assert_int_equal(sum, ps.count);
+}
+
 /* A finalizer (run on the collector thread) makes a self-cycle and hands
  * it out; another thread drops it, and the next collection frees it exactly
  * once.  Objects the collector allocates have no owner (docs/counting.md,
@@ -691,6 +752,7 @@ int main(void)
         TEST(callbacks_and_statistics),
         TEST(pause_histogram_reports_percentiles),
         TEST(cpu_pauses_are_off_by_default),
+        TEST(pause_reset_races_with_pausing_thread),
         TEST(collector_made_objects_dropped_elsewhere),
         TEST(resurrected_by_collector_has_no_owner),
         cmocka_unit_test_setup_teardown(cpu_pauses_match_wall_pauses,

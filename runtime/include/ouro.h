@@ -408,6 +408,9 @@ uint64_t ouro_pause_bucket_floor(unsigned bucket);
  * longer by the wall clock than by the CPU clock was spent waiting for a
  * CPU (preempted by other threads or processes), not working. */
 void ouro_gc_pauses_cpu(ouro_pause_stats *out, uint64_t *hist);
+/* Start both histograms over, while other threads keep pausing: a pause
+ * that ends after the call counts, one that ended before does not (a pause
+ * under way during the call may go either way). */
 void ouro_gc_pauses_reset(void);
 
 /* ------------------------------------------------------------------------
