@@ -284,10 +284,9 @@ static void safepoint_backlog_stays_bounded(void **state)
 /* ---- 5. the candidate set grows back into its recycled tables ----------
  *
  * Growing a shard of the candidate set zeroes a bigger table inside the
- * pause of the mutator that buffers.  A take gives each shard a table for
- * a quarter of what it took; the taken tables, once the collector is done
- * with them, are zeroed on the collector and left to their shards: buffering
- * as many candidates again allocates no table at all.  (With the shards
+ * pause of the mutator that buffers.  The taken tables, once the collector
+ * is done with them, are zeroed on the collector and left to their shards:
+ * buffering as many candidates again allocates no table at all.  (With the shards
  * chosen by low address bits, three in four went unused, and the busy ones
  * outgrew their recycled tables.) */
 
