@@ -329,9 +329,8 @@ static void copy_entries(const table *t, ouro_object **all, size_t *k)
  * its ready table, or else for a fresh one sized for as many entries as it
  * had, allocated and zeroed outside the lock: buffering threads never wait
  * for the copying, and do not regrow the shard step by step (zeroing a
- * bigger table in a mutator's pause: up to 20 ms of CPU at 10M live
- * objects when the fresh table was a quarter of that).  The objects are not touched: they keep
- * BUFFERED until the collector holds them (collect.c). */
+ * bigger table in a mutator's pause).  The objects are not touched: they
+ * keep BUFFERED until the collector holds them (collect.c). */
 static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
 {
     table cur, old;
