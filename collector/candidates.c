@@ -113,7 +113,7 @@ static size_t cap_for(size_t live)
  * be under the shard lock, inside a buffering mutator's pause. */
 static ouro_object **zeroed_slots(size_t cap)
 {
-    ouro_object **slots = ouro__mem_alloc(cap * sizeof *slots);
+    ouro_object **slots = ouro__mem_alloc_big(cap * sizeof *slots);
     if (slots)
         memset(slots, 0, cap * sizeof *slots);
     return slots;
@@ -306,7 +306,7 @@ static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
     if (k + extra <= *cap)
         return true;
     size_t want = (k + extra) * 2 + 64;
-    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
+    ouro_object **bigger = ouro__mem_alloc_big(want * sizeof *bigger);
     if (!bigger)
         return false;
     if (k)

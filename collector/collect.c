@@ -50,7 +50,11 @@ typedef struct gc_ctx {
     bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
     ouro_object **cands;         /* the taken candidates, address order */
-    size_t ncand, cand_pos;      /* cand_pos: the one being walked */
+    size_t ncand;
+    bool sorted;                 /* cands is in order of by_address() */
+    uintptr_t lo, hi;            /* the least and greatest address taken */
+    unsigned low;                /* the order ignores the bits below this */
+    size_t finger;               /* where the last search in cands ended */
 } gc_ctx;
 
 static bool tracked(const ouro_object *o)
@@ -161,26 +165,77 @@ static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
     }
 }
 
-/* Is `o`, BUFFERED, among the candidates taken for this collection?  The
- * taken candidates are in address order, and what a candidate references
- * was mostly allocated next to it: look at its neighbours in the array
- * first (in cache), and only then probe the tables the take swapped out
- * (a cache miss). */
-#define NEAR_TAKEN 8
+/* An untaken entry keeps its place in cands, tagged in bit 0 (objects are
+ * at least 8-byte aligned), so that the array stays in order. */
+#define UNTAKEN ((uintptr_t)1)
 
-static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
+/* The sort key of a taken address: sort_by_address orders by it. */
+static inline uintptr_t by_address(const gc_ctx *c, uintptr_t a)
+{
+    return ((a & ~UNTAKEN) - c->lo) >> c->low;
+}
+
+/* Is `o` in cands (and not untaken)?  A galloping search from where the
+ * last one ended: a walk reaches what was allocated next to what it came
+ * from, so the answer is mostly a step or two away (a long ring is found
+ * one neighbour at a time), and never more than 2 log n probes. */
+static bool in_cands(gc_ctx *c, const ouro_object *o)
+{
+    uintptr_t a = (uintptr_t)o;
+    if (a < c->lo || a > c->hi)
+        return false;
+    uintptr_t key = by_address(c, a);
+    ouro_object **v = c->cands;
+    if (!c->ncand)
+        return false;
+    size_t n = c->ncand, f = c->finger < n ? c->finger : n - 1;
+    /* Find the first index whose key is >= key, between lo (exclusive,
+     * SIZE_MAX meaning none) and hi (inclusive, n meaning none). */
+    size_t lo, hi, step = 1;
+    if (by_address(c, (uintptr_t)v[f]) < key) {
+        lo = f;
+        hi = f + 1;
+        while (hi < n && by_address(c, (uintptr_t)v[hi]) < key) {
+            lo = hi;
+            step *= 2;
+            hi = step < n - f ? f + step : n;
+        }
+    } else {
+        hi = f;
+        lo = f ? f - 1 : SIZE_MAX;
+        while (lo != SIZE_MAX && by_address(c, (uintptr_t)v[lo]) >= key) {
+            hi = lo;
+            step *= 2;
+            lo = step <= f ? f - step : SIZE_MAX;
+        }
+    }
+    while (hi - lo > 1) {   /* lo + 1 wraps to 0 when lo is SIZE_MAX */
+        size_t mid = lo + (hi - lo) / 2;
+        if (by_address(c, (uintptr_t)v[mid]) < key)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    /* Objects are 40 bytes apart at least: few share a key. */
+    for (size_t i = hi; i < n && by_address(c, (uintptr_t)v[i]) == key; i++)
+        if (v[i] == o) {
+            c->finger = i;
+            return true;
+        }
+    c->finger = hi < n ? hi : n - 1;
+    return false;
+}
+
+/* Is `o`, BUFFERED, among the candidates taken for this collection?  They
+ * are in cands, in address order; if the sort found no memory, probe the
+ * tables the take swapped out instead (a cache miss per probe). */
+static bool taken_and_buffered(gc_ctx *c, ouro_object *o)
 {
     if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
           OURO__GC_BUFFERED))
         return false;
-    if (c->cands) {
-        size_t lo = c->cand_pos > NEAR_TAKEN ? c->cand_pos - NEAR_TAKEN : 0;
-        size_t hi = c->cand_pos + NEAR_TAKEN < c->ncand
-                        ? c->cand_pos + NEAR_TAKEN : c->ncand;
-        for (size_t i = lo; i < hi; i++)
-            if (c->cands[i] == o)
-                return true;
-    }
+    if (c->cands && c->sorted)
+        return in_cands(c, o);
     return ouro__cand_was_taken(o);
 }
 
@@ -190,7 +245,7 @@ static bool taken_and_buffered(const gc_ctx *c, ouro_object *o)
  * candidate and strips BUFFERED from an entry of the live set. */
 static void untake(gc_ctx *c, size_t i, const ouro_object *o)
 {
-    c->cands[i] = NULL;
+    c->cands[i] = (ouro_object *)((uintptr_t)o | UNTAKEN);
     ouro__cand_untake(o);
 }
 
@@ -595,36 +650,49 @@ static void release_rest(gc_ctx *c)
 }
 
 /* Address order, to within 2^low bytes: an LSD radix sort, 11 bits a pass,
- * over at most the top 22 bits that vary (two passes).  Finer order buys
- * nothing: objects closer than that share a few cache lines anyway. */
-static void sort_by_address(ouro_object **v, size_t n)
+ * over at most the top 22 bits that vary (two passes), so in order of
+ * by_address().  Finer order buys nothing: objects closer than that share a
+ * few cache lines anyway.  Sets c->sorted, and the range in c->lo, c->hi
+ * and c->low that by_address() needs. */
+static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
 {
-    if (n < 2)
-        return;
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (size_t i = 0; i < n; i++) {
         uintptr_t a = (uintptr_t)v[i];
         lo = a < lo ? a : lo;
         hi = a > hi ? a : hi;
     }
-    ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
-    if (!tmp)
-        return;   /* unsorted is only slower */
     unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
     unsigned low = bits > 22 ? bits - 22 : 0;
+    c->lo = lo;
+    c->hi = hi;
+    c->low = low;
+    c->sorted = n < 2;
+    if (n < 2)
+        return;
+    ouro_object **tmp = ouro__mem_alloc_big(n * sizeof *tmp);
+    if (!tmp)
+        return;   /* unsorted is only slower */
+    /* Both passes' bucket counts in one read of the array. */
+    size_t count[2][2048] = {{0}};
+    unsigned passes = bits > low + 11 ? 2 : 1;
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t k = ((uintptr_t)v[i] - lo) >> low;
+        count[0][k & 2047]++;
+        count[1][(k >> 11) & 2047]++;
+    }
     ouro_object **src = v, **dst = tmp;
-    for (unsigned shift = low; shift < bits; shift += 11) {
-        size_t count[2048] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++;
+    for (unsigned p = 0; p < passes; p++) {
+        unsigned shift = low + 11 * p;
         size_t sum = 0;
         for (int b = 0; b < 2048; b++) {
-            size_t k = count[b];
-            count[b] = sum;
+            size_t k = count[p][b];
+            count[p][b] = sum;
             sum += k;
         }
         for (size_t i = 0; i < n; i++)
-            dst[count[(((uintptr_t)src[i] - lo) >> shift) & 2047]++] = src[i];
+            dst[count[p][(((uintptr_t)src[i] - lo) >> shift) & 2047]++] =
+                src[i];
         ouro_object **swap = src;
         src = dst;
         dst = swap;
@@ -632,6 +700,7 @@ static void sort_by_address(ouro_object **v, size_t n)
     if (src != v)
         __builtin_memcpy(v, src, n * sizeof *v);
     ouro__mem_free(tmp);
+    c->sorted = true;
 }
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
@@ -714,7 +783,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     ouro__cand_take_all(&cands, &ncand);
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
-    sort_by_address(cands, ncand);
+    sort_by_address(&c, cands, ncand);
     c.cands = cands;
     c.ncand = ncand;
     ouro__gc_pace_begin(ncand);
@@ -726,7 +795,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         ouro_object *o = cands[i];
-        c.cand_pos = i;
+        c.finger = i;
         /* The first touch of each candidate: start the misses early. */
         if (i + PREFETCH_AHEAD < ncand)
             __builtin_prefetch(cands[i + PREFETCH_AHEAD], 1);

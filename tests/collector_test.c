@@ -97,6 +97,41 @@ static void long_ring_is_collected(void **state)
     assert_int_equal(ouro_gc_collect(), N);
 }
 
+/* Rings whose links jump back and forth in address order: the walk from
+ * each candidate meets taken candidates far from it in the address-sorted
+ * take, before and after it.  Every node must be recognised as taken (one
+ * that is not keeps BUFFERED outside the set, and freeing it aborts). */
+static void rings_linked_out_of_address_order(void **state)
+{
+    enum { N = 6000, RINGS = 3 };
+    static ouro_object *nodes[N];
+    static int order[N];
+    for (int i = 0; i < N; i++) {
+        nodes[i] = ouro_record_new(&node_type);
+        order[i] = i;
+    }
+    unsigned seed = 12345;
+    for (int i = N - 1; i > 0; i--) {   /* a fixed shuffle */
+        seed = seed * 1103515245u + 12345u;
+        int j = (int)((seed >> 8) % (unsigned)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int r = 0; r < RINGS; r++) {
+        int *ring = order + r * (N / RINGS);
+        for (int k = 0; k < N / RINGS; k++)
+            ouro_record_set(nodes[ring[k]], 0,
+                            nodes[ring[(k + 1) % (N / RINGS)]]);
+    }
+    for (int i = 0; i < N; i++)
+        ouro_decref(nodes[i]);
+    assert_int_equal(ouro_gc_collect(), N);
+    ouro_stats st;
+    ouro_get_stats(&st);
+    assert_int_equal(st.live_objects, 0);
+}
+
 /* live -> a <-> b: the cycle is reachable and must survive. */
 static void cycle_hanging_off_live_object_survives(void **state)
 {
@@ -742,6 +777,7 @@ int main(void)
         TEST(self_cycle_gives_one),
         TEST(two_object_cycle_gives_two),
         TEST(long_ring_is_collected),
+        TEST(rings_linked_out_of_address_order),
         TEST(cycle_hanging_off_live_object_survives),
         TEST(cycle_through_list_and_dict),
         TEST(garbage_cycle_referencing_live_object),
