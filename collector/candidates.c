@@ -51,20 +51,33 @@ static struct taken_tables {
 static _Atomic uint64_t added;   /* since the last take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
-/* The top bits of a multiplicative hash: objects are spaced by their
- * allocation size (64 bytes for small records), and the low address bits
- * left three shards in four unused. */
+/* Candidates are placed by their 4 KiB page: a page's objects go to one
+ * shard, into one block of 64 slots (8 cache lines), at their 64-byte
+ * offset in the page.  Objects buffered together were mostly allocated
+ * together, so a run of bufferings (or of deaths removing themselves)
+ * touches a few lines instead of missing the cache once each.  Pages are
+ * spread over shards and blocks by a multiplicative hash. */
+#define PAGE_SHIFT 12
+#define BLOCK_SHIFT 6          /* 64 slots a block, one per 64 bytes */
+
+static inline uint64_t page_hash(const ouro_object *o)
+{
+    return ((uint64_t)(uintptr_t)o >> PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
+}
+
 static shard *shard_of(const ouro_object *o)
 {
-    uint64_t h = (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15ull;
     _Static_assert(SHARDS == 64, "shard_of takes the top 6 bits");
-    return &shards[h >> 58];
+    return &shards[page_hash(o) >> 58];
 }
 
 static size_t slot_hash(const ouro_object *o, size_t cap)
 {
-    uint64_t h = (uint64_t)(uintptr_t)o * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (cap - 1);
+    _Static_assert(MIN_CAP >= (1 << BLOCK_SHIFT), "a block fits a table");
+    size_t block = (size_t)(page_hash(o) >> 20);
+    size_t within = ((uintptr_t)o >> (PAGE_SHIFT - BLOCK_SHIFT)) &
+                    ((1u << BLOCK_SHIFT) - 1);
+    return ((block << BLOCK_SHIFT) | within) & (cap - 1);
 }
 
 static void table_free(table *t)
