@@ -205,6 +205,31 @@ static void frozen_garbage_waits_for_unfreeze(void **state)
     ouro_decref(keep);
 }
 
+/* A frozen object is never examined, even when an unfrozen cycle runs
+ * through it: to the collector it is held from outside, so neither it nor
+ * what it keeps alive is garbage until unfreeze. */
+static void frozen_objects_are_never_examined(void **state)
+{
+    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    assert_int_equal(ouro_gc_freeze(), 2);
+    ouro_object *c = ouro_record_new(&node_type);   /* made after: not frozen */
+    ouro_record_set(a, 1, c);
+    ouro_record_set(c, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_decref(c);
+    ouro_flush();
+    /* c is a candidate; its walk reaches a, which it must not enter. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(count_of_type(&node_type), 3);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_collect(), 3);
+    assert_int_equal(count_of_type(&node_type), 0);
+}
+
 static void saveall_keeps_garbage_and_reports(void **state)
 {
     FILE *out = tmpfile();
@@ -387,6 +412,7 @@ int main(void)
         TEST(referents_and_referrers),
         TEST(tracked_and_finalized_flags),
         TEST(frozen_garbage_waits_for_unfreeze),
+        TEST(frozen_objects_are_never_examined),
         TEST(saveall_keeps_garbage_and_reports),
         TEST(get_objects_while_threads_allocate),
         TEST(freeze_then_collect_while_threads_build_cycles),
