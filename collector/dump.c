@@ -7,6 +7,7 @@
  * (or read from the list given), then each object's count and referents
  * are read in turn while other threads run (heapgraph.h).
  */
+#include "argcheck.h"
 #include "builtin.h"
 #include "heap.h"
 #include "heapgraph.h"
@@ -158,6 +159,8 @@ static int list_items(ouro_object *list, ouro_object ***out, size_t *n)
 int ouro_gc_dump(FILE *out, int format, ouro_object *objects)
 {
     ouro__reader("ouro_gc_dump");
+    if (objects)
+        ouro__check_alive(objects, "ouro_gc_dump");
     if (!out || (format != OURO_GC_DUMP_DOT && format != OURO_GC_DUMP_JSON) ||
         (objects && ouro_type_of(objects) != &ouro_list_type))
         return OURO_EINVAL;

@@ -10,6 +10,7 @@
  * a shortest one from a root.  An empty chain means that nothing outside
  * reaches the object: it is cyclic garbage the collector has not freed yet.
  */
+#include "argcheck.h"
 #include "builtin.h"
 #include "heap.h"
 #include "heapgraph.h"
@@ -19,8 +20,7 @@
 ouro_object *ouro_gc_why_alive(ouro_object *o)
 {
     ouro__reader("ouro_gc_why_alive");
-    if (!o)
-        return NULL;
+    ouro__check_arg(o, "ouro_gc_why_alive", "o");
     ouro_object **objs;
     size_t n;
     if (ouro__heap_snapshot(NULL, NULL, &objs, &n) != OURO_OK)
@@ -162,6 +162,8 @@ static void put_edge(FILE *out, ouro_object *from, ouro_object *to)
 int ouro_gc_print_why_alive(FILE *out, ouro_object *chain)
 {
     ouro__reader("ouro_gc_print_why_alive");
+    if (chain)
+        ouro__check_alive(chain, "ouro_gc_print_why_alive");
     if (!out || !chain || ouro_type_of(chain) != &ouro_list_type)
         return OURO_EINVAL;
     size_t n = ouro_list_len(chain);
