@@ -1,8 +1,9 @@
 /*
  * introspect_test.c - the gc module's introspection in C: get_objects,
  * get_referrers, get_referents, is_tracked, is_finalized, freeze, the debug
- * flags and the garbage list; get_objects while other threads allocate and
- * the collector runs; freeze while threads build cycles.
+ * flags and the garbage list; get_objects, get_referrers and get_referents
+ * while other threads allocate and the collector runs; freeze while
+ * threads build cycles.
  */
 #include "fixture.h"
 
@@ -293,6 +294,7 @@ static void saveall_keeps_garbage_and_reports(void **state)
 #define OPS 12000
 
 static ouro_object *payload;
+static _Atomic int churned;   /* churn threads that have finished */
 
 static void *churn(void *arg)
 {
@@ -312,6 +314,7 @@ static void *churn(void *arg)
         if (i % 64 == 0)
             ouro_safepoint();
     }
+    atomic_fetch_add_explicit(&churned, 1, memory_order_release);
     ouro_thread_detach();
     return NULL;
 }
@@ -363,6 +366,82 @@ static void get_objects_while_threads_allocate(void **state)
         ouro_safepoint();
     }
     join_and_collect(th);
+    assert_int_equal(count_of_type(&node_type), 0);
+    ouro_decref(payload);
+}
+
+/* The referrers of the payload are nodes holding it in slot 1 (and the
+ * lists of referents of earlier rounds, released but not yet freed); the
+ * nodes' referents are the payload once each, and nodes. */
+static size_t check_referrers_and_referents(void)
+{
+    ouro_object *rers = ouro_gc_get_referrers(1, &payload);
+    assert_non_null(rers);
+    size_t len = ouro_list_len(rers), n = 0;
+    ouro_object **objs = calloc(len ? len : 1, sizeof *objs);
+    assert_non_null(objs);
+    for (size_t i = 0; i < len; i++) {
+        ouro_object *o = ouro_list_get(rers, (ptrdiff_t)i);
+        if (ouro_type_of(o) == &ouro_list_type) {
+            ouro_decref(o);
+            continue;
+        }
+        assert_ptr_equal(ouro_type_of(o), &node_type);
+        ouro_object *p = ouro_record_get(o, 1);
+        assert_ptr_equal(p, payload);
+        ouro_decref(p);
+        /* Held by the result, so what it reaches is intact too, even if
+         * it is a member of a cycle the collector is examining. */
+        ouro_object *b = ouro_record_get(o, 0);
+        if (b) {
+            assert_ptr_equal(ouro_type_of(b), &node_type);
+            ouro_object *back = ouro_record_get(b, 0);
+            p = ouro_record_get(b, 1);
+            assert_true(back == NULL || back == o);
+            assert_ptr_equal(p, payload);
+            ouro_xdecref(back);
+            ouro_decref(p);
+            ouro_decref(b);
+        }
+        objs[n++] = o;
+    }
+    ouro_object *ents = ouro_gc_get_referents(n, objs);
+    assert_non_null(ents);
+    size_t payloads = 0;
+    for (size_t i = 0; i < ouro_list_len(ents); i++) {
+        ouro_object *o = ouro_list_get(ents, (ptrdiff_t)i);
+        if (o == payload)
+            payloads++;
+        else
+            assert_ptr_equal(ouro_type_of(o), &node_type);
+        ouro_decref(o);
+    }
+    assert_int_equal(payloads, n);
+    ouro_decref(ents);
+    for (size_t i = 0; i < n; i++)
+        ouro_decref(objs[i]);
+    free(objs);
+    ouro_decref(rers);
+    return n;
+}
+
+static void referrers_and_referents_while_threads_build_cycles(void **state)
+{
+    payload = ouro_str_from("payload");
+    ouro_gc_set_threshold(64);
+    ouro_gc_enable();
+    pthread_t th[THREADS];
+    atomic_store(&churned, 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    size_t seen = 0;
+    /* For as long as they build and drop cycles. */
+    while (atomic_load_explicit(&churned, memory_order_acquire) < THREADS) {
+        seen += check_referrers_and_referents();
+        ouro_safepoint();
+    }
+    join_and_collect(th);
+    assert_true(seen > 0);
     assert_int_equal(count_of_type(&node_type), 0);
     ouro_decref(payload);
 }
@@ -423,6 +502,7 @@ int main(void)
         TEST(frozen_objects_are_never_examined),
         TEST(saveall_keeps_garbage_and_reports),
         TEST(get_objects_while_threads_allocate),
+        TEST(referrers_and_referents_while_threads_build_cycles),
         TEST(freeze_then_collect_while_threads_build_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
