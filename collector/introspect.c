@@ -30,9 +30,12 @@ static ouro_object *list_of(ouro_object **objs, size_t n)
     return list;
 }
 
+/* Tracked as ouro_gc_is_tracked says (an immortal is in the registry but
+ * never examined: not listed), and of the type asked for, if any. */
 static bool of_type(ouro_object *o, void *arg)
 {
-    return !arg || o->ob_type == (const ouro_type *)arg;
+    return !ouro__is_immortal(o) &&
+           (!arg || o->ob_type == (const ouro_type *)arg);
 }
 
 ouro_object *ouro_gc_get_objects(const ouro_type *type)

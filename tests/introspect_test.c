@@ -188,6 +188,32 @@ static void tracked_and_finalized_flags(void **state)
     ouro_decref(e);
 }
 
+/* An immortal object of a tracked type (the garbage list is one) is in
+ * the registry, but the collector never examines it: get_objects, freeze
+ * and the freeze count agree with is_tracked and leave it out. */
+static void immortals_are_not_tracked_anywhere(void **state)
+{
+    ouro_object *g = ouro_gc_garbage(), *l = ouro_list_new(0);
+    assert_true(ouro_is_immortal(g));
+    assert_false(ouro_gc_is_tracked(g));
+    assert_true(ouro_gc_is_tracked(l));
+    ouro_object *all = ouro_gc_get_objects(NULL);
+    assert_int_equal(count_in(all, g), 0);
+    assert_int_equal(count_in(all, l), 1);
+    ouro_decref(all);
+    ouro_object *lists = ouro_gc_get_objects(&ouro_list_type);
+    assert_int_equal(count_in(lists, g), 0);
+    assert_int_equal(count_in(lists, l), 1);
+    ouro_decref(lists);
+    ouro_flush();   /* the result lists are gone: l is all there is */
+    assert_int_equal(ouro_gc_freeze(), 1);
+    assert_int_equal(ouro_gc_get_freeze_count(), 1);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_get_freeze_count(), 0);
+    ouro_decref(l);
+    ouro_decref(g);
+}
+
 static void make_garbage_pair(void)
 {
     ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
@@ -498,6 +524,7 @@ int main(void)
         TEST(resurrected_objects_are_listed_again),
         TEST(referents_and_referrers),
         TEST(tracked_and_finalized_flags),
+        TEST(immortals_are_not_tracked_anywhere),
         TEST(frozen_garbage_waits_for_unfreeze),
         TEST(frozen_objects_are_never_examined),
         TEST(saveall_keeps_garbage_and_reports),

@@ -324,10 +324,14 @@ int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg);  /* EINVAL */
  * last reference already released) aborts in debug builds. */
 
 /* New list of every tracked object alive during the call (only those of
- * `type` when it is not NULL).  The list holds them, so they stay alive
- * while it does.  NULL out of memory. */
+ * `type` when it is not NULL): immortal objects are not tracked, so not
+ * listed (see ouro_gc_is_tracked).  The list holds them, so they stay
+ * alive while it does.  NULL out of memory. */
 ouro_object *ouro_gc_get_objects(const ouro_type *type);
-/* New list of the tracked objects that refer directly to any of objs[0..n). */
+/* New list of the tracked objects that refer directly to any of objs[0..n),
+ * and of the immortal ones of OURO_TYPE_GC types that do (the garbage
+ * list, say: what holds an object matters even when the collector never
+ * examines the holder). */
 ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs);
 /* New list of the objects that objs[0..n) refer to directly (what their
  * traverse visits, tracked or not). */
@@ -343,7 +347,8 @@ int ouro_gc_is_finalized(const ouro_object *o);
 
 /* Freeze every tracked object alive now: collections never examine them
  * (they count as held from outside) until ouro_gc_unfreeze.  Returns how
- * many were newly frozen. */
+ * many were newly frozen.  Immortals are not tracked: neither frozen nor
+ * counted, here or by ouro_gc_get_freeze_count. */
 uint64_t ouro_gc_freeze(void);
 /* Unfreeze them all, making them candidates again.  OURO_ENOMEM leaves
  * them frozen. */
