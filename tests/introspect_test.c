@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
 
 static ouro_type node_type, fin_type, phoenix_type, empty_type;
 static ouro_object *lifeboat;
@@ -314,6 +316,80 @@ static void saveall_keeps_garbage_and_reports(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
+/* ---- the debug stream's lifetime ----------------------------------------
+ *
+ * A thread sets a stream, clears the flags and closes it, over and over,
+ * while collections report every garbage object to whatever stream is
+ * set.  Once ouro_gc_set_debug(0, NULL) has returned, nothing may write to
+ * the old stream: its write function counts writes after that point
+ * (unbuffered, so every report reaches it at once).  Without the lock
+ * that set_debug and the reports share, a collection could load the
+ * stream, then write to it after it was unset, or closed. */
+
+#define STREAMS 65536
+
+struct debug_sink {
+    _Atomic int retired;   /* set_debug(0, NULL) has returned */
+};
+
+static struct debug_sink sinks[STREAMS];
+static _Atomic uint64_t sink_writes, late_writes;
+static _Atomic int stop_toggling;
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t size)
+{
+    (void)buf;
+    struct debug_sink *s = cookie;
+    atomic_fetch_add_explicit(&sink_writes, 1, memory_order_relaxed);
+    /* acquire: pairs with the release that retired it; a write that
+     * started after set_debug returned sees the flag. */
+    if (atomic_load_explicit(&s->retired, memory_order_acquire))
+        atomic_fetch_add_explicit(&late_writes, 1, memory_order_relaxed);
+    return (ssize_t)size;
+}
+
+static void *toggle_debug(void *arg)
+{
+    (void)arg;
+    cookie_io_functions_t io = {.write = sink_write};
+    for (int i = 0; i < STREAMS &&
+                    !atomic_load_explicit(&stop_toggling, memory_order_acquire);
+         i++) {
+        FILE *f = fopencookie(&sinks[i], "w", io);
+        assert_non_null(f);
+        setvbuf(f, NULL, _IONBF, 0);
+        ouro_gc_set_debug(OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_STATS, f);
+        struct timespec ts = {0, 20 * 1000};
+        nanosleep(&ts, NULL);
+        ouro_gc_set_debug(0, NULL);
+        atomic_store_explicit(&sinks[i].retired, 1, memory_order_release);
+        fclose(f);
+    }
+    return NULL;
+}
+
+static void debug_stream_may_be_closed_once_unset(void **state)
+{
+    memset(sinks, 0, sizeof sinks);
+    atomic_store(&sink_writes, 0);
+    atomic_store(&late_writes, 0);
+    atomic_store(&stop_toggling, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, toggle_debug, NULL), 0);
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 50; i++)
+            make_garbage_pair();
+        assert_int_equal(ouro_gc_collect(), 100);
+    }
+    atomic_store_explicit(&stop_toggling, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    ouro_gc_set_debug(0, NULL);
+    assert_int_equal(atomic_load(&late_writes), 0);
+    assert_true(atomic_load(&sink_writes) > 0);
+}
+
 /* ---- concurrent ----------------------------------------------------------- */
 
 #define THREADS 2
@@ -528,6 +604,7 @@ int main(void)
         TEST(frozen_garbage_waits_for_unfreeze),
         TEST(frozen_objects_are_never_examined),
         TEST(saveall_keeps_garbage_and_reports),
+        TEST(debug_stream_may_be_closed_once_unset),
         TEST(get_objects_while_threads_allocate),
         TEST(referrers_and_referents_while_threads_build_cycles),
         TEST(freeze_then_collect_while_threads_build_cycles),

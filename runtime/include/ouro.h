@@ -357,7 +357,11 @@ uint64_t ouro_gc_get_freeze_count(void);
 
 /* Debug flags, as in Python's gc.set_debug.  Reports go to `out` (NULL:
  * stderr), written on the collector thread; the stream must stay open
- * while the flags are set. */
+ * while it is set.  Once a call returns, no report is being written to the
+ * stream it replaced and none will be: ouro_gc_set_debug(0, NULL) and
+ * then fclose is safe while collections run.  (The call waits for a report
+ * line being written; so the stream's own I/O must not call
+ * ouro_gc_set_debug.) */
 enum {
     OURO_GC_DEBUG_STATS = 1u << 0,        /* a line at start and end */
     OURO_GC_DEBUG_COLLECTABLE = 1u << 1,  /* a line per garbage object */
