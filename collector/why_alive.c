@@ -12,10 +12,15 @@
  */
 #include "argcheck.h"
 #include "builtin.h"
+#include "escape.h"
 #include "heap.h"
 #include "heapgraph.h"
 
 #include <inttypes.h>
+
+/* Bytes of a dict key, and of a type name, the printer shows. */
+#define KEY_MAX 80
+#define NAME_MAX_SHOWN 60
 
 ouro_object *ouro_gc_why_alive(ouro_object *o)
 {
@@ -123,7 +128,12 @@ static void put_edge(FILE *out, ouro_object *from, ouro_object *to)
             ouro_object *v = ouro_dict_get(from, k);
             ouro_xdecref(v);
             if (v == to) {
-                fprintf(out, "['%s']", ouro_str_data(k));
+                /* All of its bytes, escaped: a key may hold a quote, a
+                 * newline or a NUL. */
+                fputs("['", out);
+                ouro__put_escaped(out, ouro_str_data(k), ouro_str_len(k),
+                                  KEY_MAX, OURO__ESCAPE_TEXT);
+                fputs("']", out);
                 ouro_decref(k);
                 ouro_decref(keys);
                 return;
@@ -184,7 +194,11 @@ int ouro_gc_print_why_alive(FILE *out, ouro_object *chain)
             put_edge(out, prev, o);
             fputs(" -> ", out);
         }
-        fprintf(out, "<%s %p>", ouro_type_name(o), (void *)o);
+        fputc('<', out);
+        const char *name = ouro_type_name(o);
+        ouro__put_escaped(out, name, __builtin_strlen(name), NAME_MAX_SHOWN,
+                          OURO__ESCAPE_TEXT);
+        fprintf(out, " %p>", (void *)o);
         if (rc == OURO_IMMORTAL_REFCNT)
             fputs(" immortal", out);
         else

@@ -223,6 +223,52 @@ static void why_alive_of_untracked_and_of_a_root(void **state)
     ouro_decref(l);
 }
 
+static void check_dot_dump(const char *text);
+
+/* A type name with a quote and a backslash, and a dict key with a quote,
+ * a newline and a NUL: the DOT label of a referent outside the dumped set
+ * and the printer's ['key'] show them escaped, whole. */
+static void names_and_keys_are_escaped(void **state)
+{
+    static ouro_type odd_type;
+    ouro_record_type_init(&odd_type, "Odd\"name\\", 0, NULL);
+    ouro_object *a = ouro_record_new(&node_type), *odd = ouro_record_new(&odd_type);
+    ouro_record_set(a, 0, odd);
+    ouro_decref(odd);
+    ouro_object *set = ouro_list_new(0);
+    ouro_list_append(set, a);
+    int rc;
+    struct dump_args args = {OURO_GC_DUMP_DOT, set};
+    char *dot = capture(do_dump, &args, &rc);
+    assert_int_equal(rc, OURO_OK);
+    char expect[160];
+    snprintf(expect, sizeof expect,
+             "  \"%p\" [shape=ellipse, style=dashed, label=\"Odd\\\"name\\\\ \"];\n",
+             (void *)odd);
+    if (!strstr(dot, expect))
+        fail_msg("no line %s in:\n%s", expect, dot);
+    check_dot_dump(dot);
+    free(dot);
+    ouro_decref(set);
+
+    ouro_object *d = ouro_dict_new(), *key = ouro_str_new("a'b\nc\0d", 7);
+    ouro_dict_set(d, key, a);
+    ouro_decref(key);
+    ouro_decref(a);
+    ouro_flush();
+    ouro_object *chain = ouro_gc_why_alive(a);
+    assert_int_equal(ouro_list_len(chain), 2);
+    char *text = capture(do_print, chain, &rc);
+    assert_int_equal(rc, OURO_OK);
+    snprintf(expect, sizeof expect,
+             "  ['a\\'b\\nc\\x00d'] -> <Node %p> refcnt 1\n", (void *)a);
+    if (!strstr(text, expect))
+        fail_msg("no line %s in:\n%s", expect, text);
+    free(text);
+    ouro_decref(chain);
+    ouro_decref(d);
+}
+
 /* ---- dumps while threads allocate ---------------------------------------- */
 
 /* A small JSON reader, enough to check that a dump line is one JSON object
@@ -387,8 +433,15 @@ static void check_dot_dump(const char *text)
     assert_string_equal(text + len - 2, "}\n");
     for (const char *line = text + strlen(head); line < text + len - 2;) {
         const char *end = strchr(line, '\n');
-        /* "  <statement>;" */
-        if (strncmp(line, "  ", 2) != 0 || end[-1] != ';')
+        /* "  <statement>;", its quoted strings closed */
+        bool quoted = false;
+        for (const char *c = line; c < end; c++) {
+            if (quoted && *c == '\\')
+                c++;
+            else if (*c == '"')
+                quoted = !quoted;
+        }
+        if (strncmp(line, "  ", 2) != 0 || end[-1] != ';' || quoted)
             fail_msg("not a DOT statement: %.*s", (int)(end - line), line);
         line = end + 1;
     }
@@ -468,6 +521,7 @@ int main(void)
         TEST(heap_dump_marks_roots),
         TEST(why_alive_follows_the_chain_to_a_root),
         TEST(why_alive_of_untracked_and_of_a_root),
+        TEST(names_and_keys_are_escaped),
         TEST(dumps_while_threads_allocate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

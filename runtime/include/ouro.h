@@ -402,7 +402,11 @@ int ouro_gc_dump(FILE *out, int format, ouro_object *objects);
  * as references).  o must not be NULL (aborts). */
 ouro_object *ouro_gc_why_alive(ouro_object *o);
 /* Print such a chain, one line per object, naming each reference: [index]
- * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise. */
+ * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise.
+ * Keys (every byte, NULs included, up to 80 and then "...") and type
+ * names are escaped (\' \\ \n \r \t, other unprintable bytes as \xNN),
+ * so every object stays on one line; the dumps escape type names and str
+ * values as JSON and DOT require. */
 int ouro_gc_print_why_alive(FILE *out, ouro_object *chain);
 
 /* gc.get_stats: ouro_gc_get_stats above (one generation, cumulative), and
