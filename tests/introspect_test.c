@@ -290,6 +290,14 @@ static void saveall_keeps_garbage_and_reports(void **state)
     ouro_object *next = ouro_record_get(first, 0);   /* intact */
     assert_ptr_equal(ouro_type_of(next), &node_type);
     ouro_decref(next);
+    ouro_flush();
+    /* Held by the garbage list, which is its root (immortal). */
+    ouro_object *chain = ouro_gc_why_alive(first);
+    assert_int_equal(ouro_list_len(chain), 2);
+    ouro_object *root = ouro_list_get(chain, 0);
+    assert_ptr_equal(root, garbage);
+    ouro_decref(root);
+    ouro_decref(chain);
     ouro_decref(first);
     ouro_get_stats(&st);
     assert_int_equal(st.freed, freed_before);
