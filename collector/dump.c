@@ -7,7 +7,9 @@
  * (or read from the list given), then each object's count and referents
  * are read in turn while other threads run (heapgraph.h).
  */
+#include "argcheck.h"
 #include "builtin.h"
+#include "escape.h"
 #include "heap.h"
 #include "heapgraph.h"
 
@@ -17,17 +19,8 @@
 static void put_escaped(FILE *out, const char *s, size_t len, size_t max,
                         bool dot)
 {
-    for (size_t i = 0; i < len && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(out, dot ? "?" : "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    if (len > max)
-        fputs("...", out);
+    ouro__put_escaped(out, s, len, max,
+                      dot ? OURO__ESCAPE_DOT : OURO__ESCAPE_JSON);
 }
 
 /* A short rendering of an int or str, or nothing. */
@@ -102,8 +95,13 @@ static void dot_untracked(ouro_object *child, void *arg)
     leaf_ctx *l = arg;
     if (heapgraph_find(l->g, child) >= 0)
         return;
-    fprintf(l->out, "  \"%p\" [shape=ellipse, style=dashed, label=\"%s ",
-            (void *)child, child->ob_type->name);
+    fprintf(l->out, "  \"%p\" [shape=ellipse, style=dashed, label=\"",
+            (void *)child);
+    /* Escaped like the names in the set's labels: a quote would end the
+     * label. */
+    put_escaped(l->out, child->ob_type->name,
+                __builtin_strlen(child->ob_type->name), 60, true);
+    fputc(' ', l->out);
     put_value(l->out, child, true);
     fputs("\"];\n", l->out);
 }
@@ -158,6 +156,8 @@ static int list_items(ouro_object *list, ouro_object ***out, size_t *n)
 int ouro_gc_dump(FILE *out, int format, ouro_object *objects)
 {
     ouro__reader("ouro_gc_dump");
+    if (objects)
+        ouro__check_alive(objects, "ouro_gc_dump");
     if (!out || (format != OURO_GC_DUMP_DOT && format != OURO_GC_DUMP_JSON) ||
         (objects && ouro_type_of(objects) != &ouro_list_type))
         return OURO_EINVAL;

@@ -15,8 +15,13 @@
 
 static pthread_mutex_t freeze_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Immortals are in the registry but not tracked (ouro_gc_is_tracked):
+ * the collector never examines them anyway, so they are neither frozen
+ * nor counted. */
 static void freeze_one(ouro_object *o, void *arg)
 {
+    if (ouro__is_immortal(o))
+        return;
     uint32_t old = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_FROZEN,
                                             memory_order_relaxed);
     *(uint64_t *)arg += !(old & OURO__GC_FROZEN);
@@ -34,6 +39,8 @@ uint64_t ouro_gc_freeze(void)
 
 static void count_frozen(ouro_object *o, void *arg)
 {
+    if (ouro__is_immortal(o))
+        return;
     *(uint64_t *)arg += (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
                          OURO__GC_FROZEN) != 0;
 }

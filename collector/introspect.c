@@ -8,6 +8,7 @@
  * dead is in it; an object created or killed during the call may or may
  * not be.  Each object returned was alive, and is held by the result.
  */
+#include "argcheck.h"
 #include "builtin.h"
 #include "heap.h"
 #include "refcount.h"
@@ -29,9 +30,12 @@ static ouro_object *list_of(ouro_object **objs, size_t n)
     return list;
 }
 
+/* Tracked as ouro_gc_is_tracked says (an immortal is in the registry but
+ * never examined: not listed), and of the type asked for, if any. */
 static bool of_type(ouro_object *o, void *arg)
 {
-    return !arg || o->ob_type == (const ouro_type *)arg;
+    return !ouro__is_immortal(o) &&
+           (!arg || o->ob_type == (const ouro_type *)arg);
 }
 
 ouro_object *ouro_gc_get_objects(const ouro_type *type)
@@ -80,21 +84,24 @@ static void visit_add(ouro_object *child, void *arg)
     add(arg, child);
 }
 
-static bool valid_args(size_t n, ouro_object *const *objs)
+/* objs[0..n) of a call that returns NULL only when out of memory: a NULL
+ * array or element aborts, a dead element too (debug builds;
+ * argcheck.h). */
+static void check_objs(size_t n, ouro_object *const *objs, const char *api)
 {
-    if (n && !objs)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!objs[i])
-            return false;
-    return true;
+    if (OURO_UNLIKELY(n && !objs))
+        ouro__fatal("%s: objs is NULL with n = %zu", api, n);
+    for (size_t i = 0; i < n; i++) {
+        if (OURO_UNLIKELY(!objs[i]))
+            ouro__fatal("%s: objs[%zu] is NULL", api, i);
+        ouro__check_alive(objs[i], api);
+    }
 }
 
 ouro_object *ouro_gc_get_referents(size_t n, ouro_object *const *objs)
 {
     ouro__reader("ouro_gc_get_referents");
-    if (!valid_args(n, objs))
-        return NULL;
+    check_objs(n, objs, "ouro_gc_get_referents");
     collect c = {0};
     for (size_t i = 0; i < n; i++)
         if (objs[i]->ob_type->traverse)
@@ -132,8 +139,7 @@ static void visit_hit(ouro_object *child, void *arg)
 ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs)
 {
     ouro__reader("ouro_gc_get_referrers");
-    if (!valid_args(n, objs))
-        return NULL;
+    check_objs(n, objs, "ouro_gc_get_referrers");
     ouro_object **targets = ouro__mem_alloc((n ? n : 1) * sizeof *targets);
     if (!targets)
         return NULL;
@@ -166,12 +172,15 @@ ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs)
 
 int ouro_gc_is_tracked(const ouro_object *o)
 {
-    return o && (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o);
+    ouro__check_arg(o, "ouro_gc_is_tracked", "o");
+    return (o->ob_type->flags & OURO_TYPE_GC) && !ouro__is_immortal(o);
 }
 
 int ouro_gc_is_finalized(const ouro_object *o)
 {
-    return o && (atomic_load_explicit(&((ouro_object *)o)->ob_gc,
-                                      memory_order_relaxed) &
-                 OURO__GC_FINALIZED) != 0;
+    ouro__check_arg(o, "ouro_gc_is_finalized", "o");
+    /* relaxed: a flag read; the caller's reference keeps `o` alive. */
+    return (atomic_load_explicit(&((ouro_object *)o)->ob_gc,
+                                 memory_order_relaxed) &
+            OURO__GC_FINALIZED) != 0;
 }

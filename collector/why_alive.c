@@ -10,17 +10,22 @@
  * a shortest one from a root.  An empty chain means that nothing outside
  * reaches the object: it is cyclic garbage the collector has not freed yet.
  */
+#include "argcheck.h"
 #include "builtin.h"
+#include "escape.h"
 #include "heap.h"
 #include "heapgraph.h"
 
 #include <inttypes.h>
 
+/* Bytes of a dict key, and of a type name, the printer shows. */
+#define KEY_MAX 80
+#define NAME_MAX_SHOWN 60
+
 ouro_object *ouro_gc_why_alive(ouro_object *o)
 {
     ouro__reader("ouro_gc_why_alive");
-    if (!o)
-        return NULL;
+    ouro__check_arg(o, "ouro_gc_why_alive", "o");
     ouro_object **objs;
     size_t n;
     if (ouro__heap_snapshot(NULL, NULL, &objs, &n) != OURO_OK)
@@ -123,7 +128,12 @@ static void put_edge(FILE *out, ouro_object *from, ouro_object *to)
             ouro_object *v = ouro_dict_get(from, k);
             ouro_xdecref(v);
             if (v == to) {
-                fprintf(out, "['%s']", ouro_str_data(k));
+                /* All of its bytes, escaped: a key may hold a quote, a
+                 * newline or a NUL. */
+                fputs("['", out);
+                ouro__put_escaped(out, ouro_str_data(k), ouro_str_len(k),
+                                  KEY_MAX, OURO__ESCAPE_TEXT);
+                fputs("']", out);
                 ouro_decref(k);
                 ouro_decref(keys);
                 return;
@@ -162,6 +172,8 @@ static void put_edge(FILE *out, ouro_object *from, ouro_object *to)
 int ouro_gc_print_why_alive(FILE *out, ouro_object *chain)
 {
     ouro__reader("ouro_gc_print_why_alive");
+    if (chain)
+        ouro__check_alive(chain, "ouro_gc_print_why_alive");
     if (!out || !chain || ouro_type_of(chain) != &ouro_list_type)
         return OURO_EINVAL;
     size_t n = ouro_list_len(chain);
@@ -182,7 +194,11 @@ int ouro_gc_print_why_alive(FILE *out, ouro_object *chain)
             put_edge(out, prev, o);
             fputs(" -> ", out);
         }
-        fprintf(out, "<%s %p>", ouro_type_name(o), (void *)o);
+        fputc('<', out);
+        const char *name = ouro_type_name(o);
+        ouro__put_escaped(out, name, __builtin_strlen(name), NAME_MAX_SHOWN,
+                          OURO__ESCAPE_TEXT);
+        fprintf(out, " %p>", (void *)o);
         if (rc == OURO_IMMORTAL_REFCNT)
             fputs(" immortal", out);
         else

@@ -3,7 +3,7 @@
  * returned as an error code.  One line on stderr, then abort(), so that a
  * debugger or a test harness sees the exact place.
  */
-#include "internal.h"
+#include "argcheck.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +20,18 @@ void ouro__fatal_at(const char *file, int line, const char *func,
     fprintf(stderr, " [%s:%d %s]\n", file, line, func);
     fflush(stderr);
     abort();
+}
+
+void ouro__die_null_arg(const char *api, const char *arg)
+{
+    ouro__fatal("%s: %s is NULL", api, arg);
+}
+
+void ouro__die_dead_arg(const char *api, const ouro_object *o)
+{
+    ouro__fatal("%s of a dead object (a '%s' at %p): its last reference "
+                "was already released", api, o->ob_type->name,
+                (const void *)o);
 }
 
 const char *ouro_strerror(int err)

@@ -154,6 +154,7 @@ static void decref_shared(ouro_thread *t, ouro_object *o)
 }
 
 void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
+void (*_Atomic ouro__death_test_hook)(ouro_object *o);
 
 static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
 {
@@ -192,10 +193,15 @@ static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
                                                   memory_order_relaxed))
             break;
     }
-    if (dead)
+    if (dead) {
+        void (*died)(ouro_object *) = atomic_load_explicit(
+            &ouro__death_test_hook, memory_order_relaxed);
+        if (OURO_UNLIKELY(died != NULL))
+            died(o);   /* death decided, weak references not yet cleared */
         object_died(t, o);
-    else if (queue)
+    } else if (queue) {
         queue_merge(t, o);
+    }
 }
 
 /* Merge an object whose owner has detached.  The caller holds the QUEUED

@@ -111,6 +111,12 @@ void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o);
 /* White-box tests only: called by a non-owner's decrement after it decided
  * whether to buffer the object and before it changes the count. */
 extern void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
+/* White-box tests only: called by the decrement that took o's merged count
+ * to zero, right after its compare-and-swap decided the death and before
+ * the object leaves the weak table and the registry (ouro__push_dead), so
+ * that a test can race a weak dereference against the death exactly
+ * there. */
+extern void (*_Atomic ouro__death_test_hook)(ouro_object *o);
 
 /* Applied count (local + shared, less a queued reference), racy snapshot. */
 int64_t ouro__raw_refcnt(const ouro_object *o);

@@ -9,6 +9,7 @@
  */
 #include "weakref.h"
 
+#include "argcheck.h"
 #include "builtin.h"
 #include "heap.h"
 #include "refcount.h"
@@ -168,12 +169,26 @@ static weakref_obj *as_weakref(ouro_object *o)
     return o && o->ob_type == &ouro_weakref_type ? (weakref_obj *)o : NULL;
 }
 
+/* The weak reference argument of `api`: NULL or another type aborts (a
+ * NULL result would read as "the referent is dead"). */
+static weakref_obj *weakref_arg(ouro_object *o, const char *api)
+{
+    ouro__check_arg(o, api, "weakref");
+    if (OURO_UNLIKELY(o->ob_type != &ouro_weakref_type))
+        ouro__fatal("%s of a '%s' object (%p): not a weak reference", api,
+                    o->ob_type->name, (void *)o);
+    return (weakref_obj *)o;
+}
+
 ouro_object *ouro_weakref_new(ouro_object *referent,
                               ouro_weakref_callback callback,
                               ouro_object *data)
 {
     ouro__self_or_die("ouro_weakref_new");
-    if (!referent || !(referent->ob_type->flags & OURO_TYPE_WEAKREFABLE))
+    ouro__check_arg(referent, "ouro_weakref_new", "referent");
+    if (data)
+        ouro__check_alive(data, "ouro_weakref_new");
+    if (!(referent->ob_type->flags & OURO_TYPE_WEAKREFABLE))
         return NULL;
     weakref_obj *w = (weakref_obj *)ouro__alloc_object(&ouro_weakref_type,
                                                        sizeof *w);
@@ -213,10 +228,8 @@ ouro_object *ouro_weakref_new(ouro_object *referent,
 
 ouro_object *ouro_weakref_get(ouro_object *weakref)
 {
-    weakref_obj *w = as_weakref(weakref);
-    if (!w)
-        return NULL;
     ouro__reader("ouro_weakref_get");   /* W5: online only */
+    weakref_obj *w = weakref_arg(weakref, "ouro_weakref_get");
     if (w->immortal_referent)
         return w->key;
     /* relaxed: a hint; NULL is final (it never goes back). */
@@ -237,17 +250,17 @@ ouro_object *ouro_weakref_get(ouro_object *weakref)
 
 ouro_object *ouro_weakref_data(ouro_object *weakref)
 {
-    weakref_obj *w = as_weakref(weakref);
-    if (!w)
-        return NULL;
+    weakref_obj *w = weakref_arg(weakref, "ouro_weakref_data");
     ouro_xincref(w->data);
     return w->data;
 }
 
 size_t ouro_weakref_count(ouro_object *o)
 {
-    if (!o || !(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-                OURO__GC_HAS_WEAKREFS))
+    ouro__check_arg(o, "ouro_weakref_count", "o");
+    /* relaxed: a hint; the entries are read under the lock. */
+    if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+          OURO__GC_HAS_WEAKREFS))
         return 0;
     stripe *s = stripe_of(o);
     size_t n = 0;

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static ouro_type request_type, handler_type;
@@ -59,6 +60,34 @@ static void show(const char *path, char needles[4][32], bool dot)
     }
     if (f)
         fclose(f);
+}
+
+/* The request's number: i of its path "/item/i". */
+static long request_number(ouro_object *req)
+{
+    ouro_object *p = ouro_record_get(req, REQ_PATH);
+    long n = strtol(ouro_str_data(p) + strlen("/item/"), NULL, 10);
+    ouro_decref(p);
+    return n;
+}
+
+/* The request of `list` with the lowest number, with a reference: the
+ * example shows the same one whatever order the objects are listed in
+ * (their addresses differ with the allocator). */
+static ouro_object *first_request(ouro_object *list)
+{
+    ouro_object *best = NULL;
+    for (size_t i = 0; i < ouro_list_len(list); i++) {
+        ouro_object *o = ouro_list_get(list, (ptrdiff_t)i);
+        if (ouro_type_of(o) == &request_type &&
+            (!best || request_number(o) < request_number(best))) {
+            ouro_xdecref(best);
+            best = o;
+        } else {
+            ouro_decref(o);
+        }
+    }
+    return best;
 }
 
 static uint64_t live(void)
@@ -116,25 +145,18 @@ int main(int argc, char **argv)
     /* The first Request in the garbage, its Handler and their strings:
      * the lines of the dumps that mention them. */
     char needles[4][32];
-    for (size_t i = 0; i < ouro_list_len(garbage); i++) {
-        ouro_object *o = ouro_list_get(garbage, (ptrdiff_t)i);
-        bool is_request = ouro_type_of(o) == &request_type;
-        if (is_request) {
-            ouro_object *h = ouro_record_get(o, REQ_HANDLER);
-            ouro_object *p = ouro_record_get(o, REQ_PATH);
-            ouro_object *n = ouro_record_get(h, HND_NAME);
-            snprintf(needles[0], 32, "\"%p\"", (void *)o);
-            snprintf(needles[1], 32, "\"%p\"", (void *)h);
-            snprintf(needles[2], 32, "\"%p\"", (void *)p);
-            snprintf(needles[3], 32, "\"%p\"", (void *)n);
-            ouro_decref(h);
-            ouro_decref(p);
-            ouro_decref(n);
-        }
-        ouro_decref(o);
-        if (is_request)
-            break;
-    }
+    ouro_object *o = first_request(garbage);
+    ouro_object *h = ouro_record_get(o, REQ_HANDLER);
+    ouro_object *p = ouro_record_get(o, REQ_PATH);
+    ouro_object *n = ouro_record_get(h, HND_NAME);
+    snprintf(needles[0], 32, "\"%p\"", (void *)o);
+    snprintf(needles[1], 32, "\"%p\"", (void *)h);
+    snprintf(needles[2], 32, "\"%p\"", (void *)p);
+    snprintf(needles[3], 32, "\"%p\"", (void *)n);
+    ouro_decref(h);
+    ouro_decref(p);
+    ouro_decref(n);
+    ouro_decref(o);
     ouro_flush();   /* our own references gone: counts are the heap's */
     FILE *f = fopen(json_path, "w");
     ouro_gc_dump(f, OURO_GC_DUMP_JSON, garbage);
@@ -149,7 +171,6 @@ int main(int argc, char **argv)
     printf("(all of it: %s; render with dot -Tsvg)\n", dot_path);
 
     /* Let the collector free the garbage cycles. */
-    ouro_object *o;
     while ((o = ouro_list_pop(garbage, -1)))
         ouro_decref(o);
     ouro_decref(garbage);
@@ -159,7 +180,7 @@ int main(int argc, char **argv)
 
     printf("\n== 6. why are the rest alive?\n");
     ouro_object *rest = ouro_gc_get_objects(&request_type);
-    ouro_object *survivor = ouro_list_get(rest, 0);
+    ouro_object *survivor = first_request(rest);
     ouro_decref(rest);
     ouro_flush();
     ouro_object *chain = ouro_gc_why_alive(survivor);

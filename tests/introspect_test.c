@@ -1,8 +1,9 @@
 /*
  * introspect_test.c - the gc module's introspection in C: get_objects,
  * get_referrers, get_referents, is_tracked, is_finalized, freeze, the debug
- * flags and the garbage list; get_objects while other threads allocate and
- * the collector runs; freeze while threads build cycles.
+ * flags and the garbage list; get_objects, get_referrers and get_referents
+ * while other threads allocate and the collector runs; freeze while
+ * threads build cycles.
  */
 #include "fixture.h"
 
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <time.h>
 
 static ouro_type node_type, fin_type, phoenix_type, empty_type;
 static ouro_object *lifeboat;
@@ -156,7 +159,15 @@ static void referents_and_referrers(void **state)
     rers = ouro_gc_get_referrers(2, both);   /* l refers to s; r to l */
     assert_int_equal(ouro_list_len(rers), 2);
     ouro_decref(rers);
-    assert_null(ouro_gc_get_referents(1, (ouro_object *[]){NULL}));
+    /* No objects: an empty list (a NULL one aborts: errors_test). */
+    ents = ouro_gc_get_referents(0, NULL);
+    assert_non_null(ents);
+    assert_int_equal(ouro_list_len(ents), 0);
+    ouro_decref(ents);
+    rers = ouro_gc_get_referrers(0, NULL);
+    assert_non_null(rers);
+    assert_int_equal(ouro_list_len(rers), 0);
+    ouro_decref(rers);
 
     ouro_decref(r);
     ouro_decref(l);
@@ -177,6 +188,32 @@ static void tracked_and_finalized_flags(void **state)
     ouro_decref(i);
     ouro_decref(s);
     ouro_decref(e);
+}
+
+/* An immortal object of a tracked type (the garbage list is one) is in
+ * the registry, but the collector never examines it: get_objects, freeze
+ * and the freeze count agree with is_tracked and leave it out. */
+static void immortals_are_not_tracked_anywhere(void **state)
+{
+    ouro_object *g = ouro_gc_garbage(), *l = ouro_list_new(0);
+    assert_true(ouro_is_immortal(g));
+    assert_false(ouro_gc_is_tracked(g));
+    assert_true(ouro_gc_is_tracked(l));
+    ouro_object *all = ouro_gc_get_objects(NULL);
+    assert_int_equal(count_in(all, g), 0);
+    assert_int_equal(count_in(all, l), 1);
+    ouro_decref(all);
+    ouro_object *lists = ouro_gc_get_objects(&ouro_list_type);
+    assert_int_equal(count_in(lists, g), 0);
+    assert_int_equal(count_in(lists, l), 1);
+    ouro_decref(lists);
+    ouro_flush();   /* the result lists are gone: l is all there is */
+    assert_int_equal(ouro_gc_freeze(), 1);
+    assert_int_equal(ouro_gc_get_freeze_count(), 1);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_get_freeze_count(), 0);
+    ouro_decref(l);
+    ouro_decref(g);
 }
 
 static void make_garbage_pair(void)
@@ -205,6 +242,31 @@ static void frozen_garbage_waits_for_unfreeze(void **state)
     ouro_decref(keep);
 }
 
+/* A frozen object is never examined, even when an unfrozen cycle runs
+ * through it: to the collector it is held from outside, so neither it nor
+ * what it keeps alive is garbage until unfreeze. */
+static void frozen_objects_are_never_examined(void **state)
+{
+    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    assert_int_equal(ouro_gc_freeze(), 2);
+    ouro_object *c = ouro_record_new(&node_type);   /* made after: not frozen */
+    ouro_record_set(a, 1, c);
+    ouro_record_set(c, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_decref(c);
+    ouro_flush();
+    /* c is a candidate; its walk reaches a, which it must not enter. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(count_of_type(&node_type), 3);
+    assert_int_equal(ouro_gc_unfreeze(), OURO_OK);
+    assert_int_equal(ouro_gc_collect(), 3);
+    assert_int_equal(count_of_type(&node_type), 0);
+}
+
 static void saveall_keeps_garbage_and_reports(void **state)
 {
     FILE *out = tmpfile();
@@ -228,6 +290,14 @@ static void saveall_keeps_garbage_and_reports(void **state)
     ouro_object *next = ouro_record_get(first, 0);   /* intact */
     assert_ptr_equal(ouro_type_of(next), &node_type);
     ouro_decref(next);
+    ouro_flush();
+    /* Held by the garbage list, which is its root (immortal). */
+    ouro_object *chain = ouro_gc_why_alive(first);
+    assert_int_equal(ouro_list_len(chain), 2);
+    ouro_object *root = ouro_list_get(chain, 0);
+    assert_ptr_equal(root, garbage);
+    ouro_decref(root);
+    ouro_decref(chain);
     ouro_decref(first);
     ouro_get_stats(&st);
     assert_int_equal(st.freed, freed_before);
@@ -254,12 +324,87 @@ static void saveall_keeps_garbage_and_reports(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
+/* ---- the debug stream's lifetime ----------------------------------------
+ *
+ * A thread sets a stream, clears the flags and closes it, over and over,
+ * while collections report every garbage object to whatever stream is
+ * set.  Once ouro_gc_set_debug(0, NULL) has returned, nothing may write to
+ * the old stream: its write function counts writes after that point
+ * (unbuffered, so every report reaches it at once).  Without the lock
+ * that set_debug and the reports share, a collection could load the
+ * stream, then write to it after it was unset, or closed. */
+
+#define STREAMS 65536
+
+struct debug_sink {
+    _Atomic int retired;   /* set_debug(0, NULL) has returned */
+};
+
+static struct debug_sink sinks[STREAMS];
+static _Atomic uint64_t sink_writes, late_writes;
+static _Atomic int stop_toggling;
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t size)
+{
+    (void)buf;
+    struct debug_sink *s = cookie;
+    atomic_fetch_add_explicit(&sink_writes, 1, memory_order_relaxed);
+    /* acquire: pairs with the release that retired it; a write that
+     * started after set_debug returned sees the flag. */
+    if (atomic_load_explicit(&s->retired, memory_order_acquire))
+        atomic_fetch_add_explicit(&late_writes, 1, memory_order_relaxed);
+    return (ssize_t)size;
+}
+
+static void *toggle_debug(void *arg)
+{
+    (void)arg;
+    cookie_io_functions_t io = {.write = sink_write};
+    for (int i = 0; i < STREAMS &&
+                    !atomic_load_explicit(&stop_toggling, memory_order_acquire);
+         i++) {
+        FILE *f = fopencookie(&sinks[i], "w", io);
+        assert_non_null(f);
+        setvbuf(f, NULL, _IONBF, 0);
+        ouro_gc_set_debug(OURO_GC_DEBUG_COLLECTABLE | OURO_GC_DEBUG_STATS, f);
+        struct timespec ts = {0, 20 * 1000};
+        nanosleep(&ts, NULL);
+        ouro_gc_set_debug(0, NULL);
+        atomic_store_explicit(&sinks[i].retired, 1, memory_order_release);
+        fclose(f);
+    }
+    return NULL;
+}
+
+static void debug_stream_may_be_closed_once_unset(void **state)
+{
+    memset(sinks, 0, sizeof sinks);
+    atomic_store(&sink_writes, 0);
+    atomic_store(&late_writes, 0);
+    atomic_store(&stop_toggling, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, toggle_debug, NULL), 0);
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 50; i++)
+            make_garbage_pair();
+        assert_int_equal(ouro_gc_collect(), 100);
+    }
+    atomic_store_explicit(&stop_toggling, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    ouro_gc_set_debug(0, NULL);
+    assert_int_equal(atomic_load(&late_writes), 0);
+    assert_true(atomic_load(&sink_writes) > 0);
+}
+
 /* ---- concurrent ----------------------------------------------------------- */
 
 #define THREADS 2
 #define OPS 12000
 
 static ouro_object *payload;
+static _Atomic int churned;   /* churn threads that have finished */
 
 static void *churn(void *arg)
 {
@@ -279,6 +424,7 @@ static void *churn(void *arg)
         if (i % 64 == 0)
             ouro_safepoint();
     }
+    atomic_fetch_add_explicit(&churned, 1, memory_order_release);
     ouro_thread_detach();
     return NULL;
 }
@@ -330,6 +476,82 @@ static void get_objects_while_threads_allocate(void **state)
         ouro_safepoint();
     }
     join_and_collect(th);
+    assert_int_equal(count_of_type(&node_type), 0);
+    ouro_decref(payload);
+}
+
+/* The referrers of the payload are nodes holding it in slot 1 (and the
+ * lists of referents of earlier rounds, released but not yet freed); the
+ * nodes' referents are the payload once each, and nodes. */
+static size_t check_referrers_and_referents(void)
+{
+    ouro_object *rers = ouro_gc_get_referrers(1, &payload);
+    assert_non_null(rers);
+    size_t len = ouro_list_len(rers), n = 0;
+    ouro_object **objs = calloc(len ? len : 1, sizeof *objs);
+    assert_non_null(objs);
+    for (size_t i = 0; i < len; i++) {
+        ouro_object *o = ouro_list_get(rers, (ptrdiff_t)i);
+        if (ouro_type_of(o) == &ouro_list_type) {
+            ouro_decref(o);
+            continue;
+        }
+        assert_ptr_equal(ouro_type_of(o), &node_type);
+        ouro_object *p = ouro_record_get(o, 1);
+        assert_ptr_equal(p, payload);
+        ouro_decref(p);
+        /* Held by the result, so what it reaches is intact too, even if
+         * it is a member of a cycle the collector is examining. */
+        ouro_object *b = ouro_record_get(o, 0);
+        if (b) {
+            assert_ptr_equal(ouro_type_of(b), &node_type);
+            ouro_object *back = ouro_record_get(b, 0);
+            p = ouro_record_get(b, 1);
+            assert_true(back == NULL || back == o);
+            assert_ptr_equal(p, payload);
+            ouro_xdecref(back);
+            ouro_decref(p);
+            ouro_decref(b);
+        }
+        objs[n++] = o;
+    }
+    ouro_object *ents = ouro_gc_get_referents(n, objs);
+    assert_non_null(ents);
+    size_t payloads = 0;
+    for (size_t i = 0; i < ouro_list_len(ents); i++) {
+        ouro_object *o = ouro_list_get(ents, (ptrdiff_t)i);
+        if (o == payload)
+            payloads++;
+        else
+            assert_ptr_equal(ouro_type_of(o), &node_type);
+        ouro_decref(o);
+    }
+    assert_int_equal(payloads, n);
+    ouro_decref(ents);
+    for (size_t i = 0; i < n; i++)
+        ouro_decref(objs[i]);
+    free(objs);
+    ouro_decref(rers);
+    return n;
+}
+
+static void referrers_and_referents_while_threads_build_cycles(void **state)
+{
+    payload = ouro_str_from("payload");
+    ouro_gc_set_threshold(64);
+    ouro_gc_enable();
+    pthread_t th[THREADS];
+    atomic_store(&churned, 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    size_t seen = 0;
+    /* For as long as they build and drop cycles. */
+    while (atomic_load_explicit(&churned, memory_order_acquire) < THREADS) {
+        seen += check_referrers_and_referents();
+        ouro_safepoint();
+    }
+    join_and_collect(th);
+    assert_true(seen > 0);
     assert_int_equal(count_of_type(&node_type), 0);
     ouro_decref(payload);
 }
@@ -386,9 +608,13 @@ int main(void)
         TEST(resurrected_objects_are_listed_again),
         TEST(referents_and_referrers),
         TEST(tracked_and_finalized_flags),
+        TEST(immortals_are_not_tracked_anywhere),
         TEST(frozen_garbage_waits_for_unfreeze),
+        TEST(frozen_objects_are_never_examined),
         TEST(saveall_keeps_garbage_and_reports),
+        TEST(debug_stream_may_be_closed_once_unset),
         TEST(get_objects_while_threads_allocate),
+        TEST(referrers_and_referents_while_threads_build_cycles),
         TEST(freeze_then_collect_while_threads_build_cycles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -316,26 +316,39 @@ int ouro_gc_callback_remove(ouro_gc_callback fn, void *arg);  /* EINVAL */
 /* ---- introspection (docs/leak-hunting.md gives each call's snapshot
  * semantics).  All are safe while other threads run and the collector
  * works; the calls that return objects read shared state, so they are for
- * online threads (not inside a blocking region). */
+ * online threads (not inside a blocking region).
+ *
+ * Object arguments.  These calls return NULL only when out of memory, so
+ * a bad object argument is not reported through the result: a NULL one
+ * aborts with a message naming the call, in every build; a dead one (its
+ * last reference already released) aborts in debug builds. */
 
 /* New list of every tracked object alive during the call (only those of
- * `type` when it is not NULL).  The list holds them, so they stay alive
- * while it does.  NULL out of memory. */
+ * `type` when it is not NULL): immortal objects are not tracked, so not
+ * listed (see ouro_gc_is_tracked).  The list holds them, so they stay
+ * alive while it does.  NULL out of memory. */
 ouro_object *ouro_gc_get_objects(const ouro_type *type);
-/* New list of the tracked objects that refer directly to any of objs[0..n). */
+/* New list of the tracked objects that refer directly to any of objs[0..n),
+ * and of the immortal ones of OURO_TYPE_GC types that do (the garbage
+ * list, say: what holds an object matters even when the collector never
+ * examines the holder). */
 ouro_object *ouro_gc_get_referrers(size_t n, ouro_object *const *objs);
 /* New list of the objects that objs[0..n) refer to directly (what their
  * traverse visits, tracked or not). */
 ouro_object *ouro_gc_get_referents(size_t n, ouro_object *const *objs);
+/* For both: objs may be NULL only when n is 0 (an empty list); a NULL
+ * array otherwise, or a NULL element, aborts. */
 /* The collector may examine it: its type has OURO_TYPE_GC and it is not
- * immortal (frozen objects are still tracked, as in Python). */
+ * immortal (frozen objects are still tracked, as in Python).  o must not
+ * be NULL (aborts). */
 int ouro_gc_is_tracked(const ouro_object *o);
-/* Its finalizer has run (or is running). */
+/* Its finalizer has run (or is running).  o must not be NULL (aborts). */
 int ouro_gc_is_finalized(const ouro_object *o);
 
 /* Freeze every tracked object alive now: collections never examine them
  * (they count as held from outside) until ouro_gc_unfreeze.  Returns how
- * many were newly frozen. */
+ * many were newly frozen.  Immortals are not tracked: neither frozen nor
+ * counted, here or by ouro_gc_get_freeze_count. */
 uint64_t ouro_gc_freeze(void);
 /* Unfreeze them all, making them candidates again.  OURO_ENOMEM leaves
  * them frozen. */
@@ -344,7 +357,11 @@ uint64_t ouro_gc_get_freeze_count(void);
 
 /* Debug flags, as in Python's gc.set_debug.  Reports go to `out` (NULL:
  * stderr), written on the collector thread; the stream must stay open
- * while the flags are set. */
+ * while it is set.  Once a call returns, no report is being written to the
+ * stream it replaced and none will be: ouro_gc_set_debug(0, NULL) and
+ * then fclose is safe while collections run.  (The call waits for a report
+ * line being written; so the stream's own I/O must not call
+ * ouro_gc_set_debug.) */
 enum {
     OURO_GC_DEBUG_STATS = 1u << 0,        /* a line at start and end */
     OURO_GC_DEBUG_COLLECTABLE = 1u << 1,  /* a line per garbage object */
@@ -361,7 +378,8 @@ unsigned ouro_gc_get_debug(void);
  * released without a collection. */
 ouro_object *ouro_gc_garbage(void);
 
-/* ---- leak tools (docs/leak-hunting.md) */
+/* ---- leak tools (docs/leak-hunting.md).  Object arguments as for the
+ * introspection calls above: a dead one aborts in debug builds. */
 
 /* Write objects as a graph: every object of the list `objects` (the garbage
  * list, say), or, when it is NULL, the whole tracked heap.  JSON: one line
@@ -370,7 +388,8 @@ ouro_object *ouro_gc_garbage(void);
  * referents outside the set dashed (with their value if int or str).
  * "outside" is the object's count less the references from the set's
  * objects (and from the list given): what holds it from elsewhere.
- * OURO_EINVAL for a bad argument or a write error, OURO_ENOMEM. */
+ * OURO_EINVAL for a bad argument (objects not a list) or a write error,
+ * OURO_ENOMEM. */
 enum { OURO_GC_DUMP_JSON = 0, OURO_GC_DUMP_DOT = 1 };
 int ouro_gc_dump(FILE *out, int format, ouro_object *objects);
 
@@ -380,10 +399,14 @@ int ouro_gc_dump(FILE *out, int format, ouro_object *objects);
  * it; the caller's one reference to `o` is not counted).  An empty list:
  * nothing outside reaches `o`, it is garbage not yet collected.  NULL out
  * of memory.  For exact counts, ouro_flush first (pending decrements count
- * as references). */
+ * as references).  o must not be NULL (aborts). */
 ouro_object *ouro_gc_why_alive(ouro_object *o);
 /* Print such a chain, one line per object, naming each reference: [index]
- * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise. */
+ * of a list or tuple, ['key'] of a dict, .slotN of a record, #N otherwise.
+ * Keys (every byte, NULs included, up to 80 and then "...") and type
+ * names are escaped (\' \\ \n \r \t, other unprintable bytes as \xNN),
+ * so every object stays on one line; the dumps escape type names and str
+ * values as JSON and DOT require. */
 int ouro_gc_print_why_alive(FILE *out, ouro_object *chain);
 
 /* gc.get_stats: ouro_gc_get_stats above (one generation, cumulative), and
@@ -435,17 +458,21 @@ extern const ouro_type ouro_weakref_type;
 /* A weak reference to `referent` (its type must have
  * OURO_TYPE_WEAKREFABLE); callback and data may be NULL; the weak reference
  * holds `data` strongly.  NULL if the type does not accept weak references
- * or out of memory. */
+ * or out of memory.  A NULL referent aborts; so, in debug builds, does a
+ * dead referent or data (its last reference already released). */
 ouro_object *ouro_weakref_new(ouro_object *referent,
                               ouro_weakref_callback callback,
                               ouro_object *data);
-/* New reference to the referent, or NULL if it is dead (or `weakref` is not
- * a weak reference).  A read of shared state: online only, like container
- * reads (not inside a blocking region). */
+/* New reference to the referent, or NULL if it is dead.  `weakref` must
+ * be a weak reference: NULL or another object aborts (a NULL result would
+ * read as a dead referent).  A read of shared state: online only, like
+ * container reads (not inside a blocking region). */
 ouro_object *ouro_weakref_get(ouro_object *weakref);
-/* New reference to the weak reference's data (NULL if none). */
+/* New reference to the weak reference's data (NULL if none).  `weakref`
+ * must be a weak reference (aborts otherwise). */
 ouro_object *ouro_weakref_data(ouro_object *weakref);
-/* Weak references to `o` that are not yet cleared. */
+/* Weak references to `o` that are not yet cleared.  o must not be NULL
+ * (aborts); a dead o aborts in debug builds. */
 size_t ouro_weakref_count(ouro_object *o);
 
 /* ------------------------------------------------------------------------
