@@ -18,9 +18,8 @@
  *             even an owner's increment of a member sets TOUCHED.
  *   validate  members whose count != references from members, or TOUCHED,
  *             or DIRTY, are black with all they reach (recorded edges):
- *             S'.  After the handshake W2, settle blackens newly TOUCHED or
- *             DIRTY members likewise, under the side locks: S'' is
- *             unreachable.
+ *             S'.  After the handshake W2, newly TOUCHED/DIRTY members are
+ *             black likewise: S'' is unreachable.
  *   finalize  finalizers run on this thread; if any ran, validate again, so
  *             that what they resurrected survives.
  *   free      references from the garbage to the rest are released at once
@@ -489,8 +488,7 @@ static size_t validate(gc_ctx *c, bool again)
     }
     blacken_if(c, miscounted);                                    /* S' */
     handshake(c->self);                                           /* W2 */
-    /* The refinement to S'' (flags set since) is settle's, under the
-     * side locks: later than here, so it sees all this pass would. */
+    blacken_if(c, flagged);                                       /* S'' */
     if (c->oom) {   /* could not spread black: nothing is proven garbage */
         for (size_t i = 0; i < t->n; i++)
             if (t->nodes[i].color == GC_WHITE)
