@@ -51,33 +51,39 @@ static struct taken_tables {
 static _Atomic uint64_t added;   /* since the last take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
-/* Candidates are placed by their 4 KiB page: a page's objects go to one
- * shard, into one block of 64 slots (8 cache lines), at their 64-byte
- * offset in the page.  Objects buffered together were mostly allocated
- * together, so a run of bufferings (or of deaths removing themselves)
- * touches a few lines instead of missing the cache once each.  Pages are
+/* Candidates are placed by address: a 4 KiB page's objects go to one
+ * shard, and each 512-byte chunk of it to one block of 16 slots (two cache
+ * lines), at its 32-byte offset in the chunk.  Objects buffered together
+ * were mostly allocated together, so a run of bufferings (or of deaths
+ * removing themselves) touches a few lines instead of missing the cache
+ * once each.  Objects are 40 bytes apart at least, so a chunk's objects
+ * have distinct offsets and fill at most 13 of its 16 slots: a block
+ * overflows into the next only when another chunk shares it, and probe
+ * runs stay about as short as with scattered keys.  Pages and chunks are
  * spread over shards and blocks by a multiplicative hash. */
 #define PAGE_SHIFT 12
-#define BLOCK_SHIFT 6          /* 64 slots a block, one per 64 bytes */
+#define CHUNK_SHIFT 9
+#define SLOT_SHIFT 5           /* one slot per 32 bytes of a chunk */
+#define BLOCK_SLOTS (1u << (CHUNK_SHIFT - SLOT_SHIFT))
 
-static inline uint64_t page_hash(const ouro_object *o)
+static inline uint64_t spread(uintptr_t x)
 {
-    return ((uint64_t)(uintptr_t)o >> PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
+    return (uint64_t)x * 0x9e3779b97f4a7c15ull;
 }
 
 static shard *shard_of(const ouro_object *o)
 {
     _Static_assert(SHARDS == 64, "shard_of takes the top 6 bits");
-    return &shards[page_hash(o) >> 58];
+    return &shards[spread((uintptr_t)o >> PAGE_SHIFT) >> 58];
 }
 
 static size_t slot_hash(const ouro_object *o, size_t cap)
 {
-    _Static_assert(MIN_CAP >= (1 << BLOCK_SHIFT), "a block fits a table");
-    size_t block = (size_t)(page_hash(o) >> 20);
-    size_t within = ((uintptr_t)o >> (PAGE_SHIFT - BLOCK_SHIFT)) &
-                    ((1u << BLOCK_SHIFT) - 1);
-    return ((block << BLOCK_SHIFT) | within) & (cap - 1);
+    _Static_assert(MIN_CAP >= BLOCK_SLOTS, "a block fits a table");
+    uintptr_t a = (uintptr_t)o;
+    size_t block = (size_t)(spread(a >> CHUNK_SHIFT) >> 24);
+    size_t within = (a >> SLOT_SHIFT) & (BLOCK_SLOTS - 1);
+    return (block * BLOCK_SLOTS + within) & (cap - 1);
 }
 
 static void table_free(table *t)
@@ -126,7 +132,7 @@ static size_t cap_for(size_t live)
  * be under the shard lock, inside a buffering mutator's pause. */
 static ouro_object **zeroed_slots(size_t cap)
 {
-    ouro_object **slots = ouro__mem_alloc_big(cap * sizeof *slots);
+    ouro_object **slots = ouro__mem_alloc(cap * sizeof *slots);
     if (slots)
         memset(slots, 0, cap * sizeof *slots);
     return slots;
@@ -319,7 +325,7 @@ static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
     if (k + extra <= *cap)
         return true;
     size_t want = (k + extra) * 2 + 64;
-    ouro_object **bigger = ouro__mem_alloc_big(want * sizeof *bigger);
+    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
     if (!bigger)
         return false;
     if (k)

@@ -51,9 +51,7 @@ typedef struct gc_ctx {
     struct ouro_gc_run *run;
     ouro_object **cands;         /* the taken candidates, address order */
     size_t ncand;
-    bool sorted;                 /* cands is in order of by_address() */
-    uintptr_t lo, hi;            /* the least and greatest address taken */
-    unsigned low;                /* the order ignores the bits below this */
+    bool sorted;                 /* cands is in address order */
     size_t finger;               /* where the last search in cands ended */
 } gc_ctx;
 
@@ -169,61 +167,65 @@ static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
  * at least 8-byte aligned), so that the array stays in order. */
 #define UNTAKEN ((uintptr_t)1)
 
-/* The sort key of a taken address: sort_by_address orders by it. */
-static inline uintptr_t by_address(const gc_ctx *c, uintptr_t a)
+/* An entry's address, tag or not: the order of cands. */
+static inline uintptr_t address_of(const ouro_object *e)
 {
-    return ((a & ~UNTAKEN) - c->lo) >> c->low;
+    return (uintptr_t)e & ~UNTAKEN;
 }
 
 /* Is `o` in cands (and not untaken)?  A galloping search from where the
  * last one ended: a walk reaches what was allocated next to what it came
  * from, so the answer is mostly a step or two away (a long ring is found
- * one neighbour at a time), and never more than 2 log n probes. */
+ * one neighbour at a time), and never more than 2 log n probes.  The
+ * addresses are distinct (each candidate is taken once), so the first
+ * entry not below o's address is o's entry if it has one. */
 static bool in_cands(gc_ctx *c, const ouro_object *o)
 {
-    uintptr_t a = (uintptr_t)o;
-    if (a < c->lo || a > c->hi)
-        return false;
-    uintptr_t key = by_address(c, a);
+    uintptr_t key = (uintptr_t)o;
     ouro_object **v = c->cands;
-    if (!c->ncand)
+    size_t n = c->ncand;
+    if (!n || key < address_of(v[0]) || key > address_of(v[n - 1]))
         return false;
-    size_t n = c->ncand, f = c->finger < n ? c->finger : n - 1;
-    /* Find the first index whose key is >= key, between lo (exclusive,
-     * SIZE_MAX meaning none) and hi (inclusive, n meaning none). */
-    size_t lo, hi, step = 1;
-    if (by_address(c, (uintptr_t)v[f]) < key) {
+    size_t f = c->finger < n ? c->finger : n - 1;
+    /* Find the first index whose address is >= key, between lo
+     * (exclusive, SIZE_MAX meaning none) and hi (inclusive, n meaning
+     * none). */
+    size_t lo, hi, step = 1, probes = 1;
+    if (address_of(v[f]) < key) {
         lo = f;
         hi = f + 1;
-        while (hi < n && by_address(c, (uintptr_t)v[hi]) < key) {
+        while (hi < n && address_of(v[hi]) < key) {
             lo = hi;
             step *= 2;
             hi = step < n - f ? f + step : n;
+            probes++;
         }
     } else {
         hi = f;
         lo = f ? f - 1 : SIZE_MAX;
-        while (lo != SIZE_MAX && by_address(c, (uintptr_t)v[lo]) >= key) {
+        while (lo != SIZE_MAX && address_of(v[lo]) >= key) {
             hi = lo;
             step *= 2;
             lo = step <= f ? f - step : SIZE_MAX;
+            probes++;
         }
     }
     while (hi - lo > 1) {   /* lo + 1 wraps to 0 when lo is SIZE_MAX */
         size_t mid = lo + (hi - lo) / 2;
-        if (by_address(c, (uintptr_t)v[mid]) < key)
+        probes++;
+        if (address_of(v[mid]) < key)
             lo = mid;
         else
             hi = mid;
     }
-    /* Objects are 40 bytes apart at least: few share a key. */
-    for (size_t i = hi; i < n && by_address(c, (uintptr_t)v[i]) == key; i++)
-        if (v[i] == o) {
-            c->finger = i;
-            return true;
-        }
     c->finger = hi < n ? hi : n - 1;
-    return false;
+    struct ouro__search_count *count = atomic_load_explicit(
+        &ouro__take_search_count, memory_order_relaxed);
+    if (OURO_UNLIKELY(count != NULL)) {
+        count->searches++;
+        count->probes += probes;
+    }
+    return hi < n && v[hi] == o;
 }
 
 /* Is `o`, BUFFERED, among the candidates taken for this collection?  They
@@ -649,13 +651,72 @@ static void release_rest(gc_ctx *c)
     }
 }
 
-/* Address order, to within 2^low bytes: an LSD radix sort, 11 bits a pass,
- * over at most the top 22 bits that vary (two passes), so in order of
- * by_address().  Finer order buys nothing: objects closer than that share a
- * few cache lines anyway.  Sets c->sorted, and the range in c->lo, c->hi
- * and c->low that by_address() needs. */
-static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
+/* ---- address order -------------------------------------------------------
+ * The taken candidates come out of the shards in hash order.  Sorted by
+ * address, every later pass walks memory in order (objects allocated
+ * together lie together), and a walk finds a taken candidate by a search
+ * near its last one (in_cands). */
+
+static void insertion_sort(ouro_object **v, size_t n)
 {
+    for (size_t i = 1; i < n; i++) {
+        ouro_object *x = v[i];
+        size_t j = i;
+        for (; j && (uintptr_t)v[j - 1] > (uintptr_t)x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* In place, for short runs: median-of-three quicksort, recursing into the
+ * smaller side (log n deep), insertion sort below 32. */
+static void quick_sort(ouro_object **v, size_t n)
+{
+    while (n > 32) {
+        uintptr_t a = (uintptr_t)v[0], b = (uintptr_t)v[n / 2],
+                  z = (uintptr_t)v[n - 1];
+        uintptr_t pivot = a < b ? (b < z ? b : (a < z ? z : a))
+                                : (a < z ? a : (b < z ? z : b));
+        size_t i = 0, j = n - 1;
+        for (;;) {   /* Hoare: v[..i) <= pivot <= v(j..] */
+            while ((uintptr_t)v[i] < pivot)
+                i++;
+            while ((uintptr_t)v[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            ouro_object *t = v[i];
+            v[i++] = v[j];
+            v[j--] = t;
+        }
+        size_t left = j + 1;   /* v[0..left) <= pivot <= v[left..n) */
+        if (left < n - left) {
+            quick_sort(v, left);
+            v += left;
+            n -= left;
+        } else {
+            quick_sort(v + left, n - left);
+            n = left;
+        }
+    }
+    insertion_sort(v, n);
+}
+
+#define RADIX_BITS 11
+#define RADIX_MIN 1024   /* shorter runs are sorted in place */
+
+/* Exact address order.  An LSD radix sort over the top 22 bits that vary
+ * (two passes of 11), through tmp (n entries).  If more bits vary (say,
+ * objects of the main thread in the heap and of other threads in mapped
+ * arenas, 2^46 bytes apart), each run of entries equal in those 22 bits is
+ * sorted again the same way: its range is 2^22 times smaller, so three
+ * levels cover any address. */
+static void radix_sort(ouro_object **v, size_t n, ouro_object **tmp)
+{
+    if (n <= RADIX_MIN) {
+        quick_sort(v, n);
+        return;
+    }
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (size_t i = 0; i < n; i++) {
         uintptr_t a = (uintptr_t)v[i];
@@ -663,35 +724,27 @@ static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
         hi = a > hi ? a : hi;
     }
     unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
-    unsigned low = bits > 22 ? bits - 22 : 0;
-    c->lo = lo;
-    c->hi = hi;
-    c->low = low;
-    c->sorted = n < 2;
-    if (n < 2)
-        return;
-    ouro_object **tmp = ouro__mem_alloc_big(n * sizeof *tmp);
-    if (!tmp)
-        return;   /* unsorted is only slower */
+    unsigned low = bits > 2 * RADIX_BITS ? bits - 2 * RADIX_BITS : 0;
+    unsigned passes = bits > low + RADIX_BITS ? 2 : 1;
     /* Both passes' bucket counts in one read of the array. */
-    size_t count[2][2048] = {{0}};
-    unsigned passes = bits > low + 11 ? 2 : 1;
+    size_t count[2][1 << RADIX_BITS] = {{0}};
+    const uintptr_t mask = (1u << RADIX_BITS) - 1;
     for (size_t i = 0; i < n; i++) {
         uintptr_t k = ((uintptr_t)v[i] - lo) >> low;
-        count[0][k & 2047]++;
-        count[1][(k >> 11) & 2047]++;
+        count[0][k & mask]++;
+        count[1][(k >> RADIX_BITS) & mask]++;
     }
     ouro_object **src = v, **dst = tmp;
     for (unsigned p = 0; p < passes; p++) {
-        unsigned shift = low + 11 * p;
+        unsigned shift = low + RADIX_BITS * p;
         size_t sum = 0;
-        for (int b = 0; b < 2048; b++) {
+        for (size_t b = 0; b <= mask; b++) {
             size_t k = count[p][b];
             count[p][b] = sum;
             sum += k;
         }
         for (size_t i = 0; i < n; i++)
-            dst[count[p][(((uintptr_t)src[i] - lo) >> shift) & 2047]++] =
+            dst[count[p][(((uintptr_t)src[i] - lo) >> shift) & mask]++] =
                 src[i];
         ouro_object **swap = src;
         src = dst;
@@ -699,11 +752,38 @@ static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
     }
     if (src != v)
         __builtin_memcpy(v, src, n * sizeof *v);
+    if (!low)
+        return;   /* every address bit that varies was a key bit */
+    for (size_t i = 0; i < n;) {
+        uintptr_t key = ((uintptr_t)v[i] - lo) >> low;
+        size_t j = i + 1;
+        while (j < n && (((uintptr_t)v[j] - lo) >> low) == key)
+            j++;
+        if (j - i > 1)
+            radix_sort(v + i, j - i, tmp);
+        i = j;
+    }
+}
+
+/* Sort the taken candidates; c->sorted says whether it could (without
+ * memory for the scratch array, unsorted is only slower). */
+static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
+{
+    c->sorted = n <= RADIX_MIN;
+    if (n <= RADIX_MIN) {
+        quick_sort(v, n);
+        return;
+    }
+    ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
+    if (!tmp)
+        return;
+    radix_sort(v, n, tmp);
     ouro__mem_free(tmp);
     c->sorted = true;
 }
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+struct ouro__search_count *_Atomic ouro__take_search_count;
 
 static bool examinable(ouro_object *o, void *arg)
 {

@@ -44,6 +44,12 @@ void ouro__gc_collect_fini(void);
 /* White-box tests only: called on the collector thread after each taken
  * candidate's subgraph has been walked, to schedule mutator work there. */
 extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+/* Tests: if set, the collector counts its searches of the taken
+ * candidates (in_cands in collect.c) and the entries they looked at. */
+struct ouro__search_count {
+    uint64_t searches, probes;
+};
+extern struct ouro__search_count *_Atomic ouro__take_search_count;
 
 /* Free a dead object's memory (after destroy), counting it. */
 void ouro__release_object(ouro_thread *t, ouro_object *o);

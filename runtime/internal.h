@@ -39,10 +39,6 @@ ouro__fatal_at(const char *file, int line, const char *func, const char *fmt,
  * Every allocation of the runtime goes through the configured allocator. */
 void *ouro__mem_alloc(size_t size);          /* NULL on failure */
 void *ouro__mem_calloc(size_t size);         /* zeroed, NULL on failure */
-/* The same, for a large array written all over soon after: with the
- * default allocator, its 2 MiB-aligned interior is advised to take huge
- * pages, one page fault per 2 MiB instead of per 4 KiB. */
-void *ouro__mem_alloc_big(size_t size);
 void ouro__mem_free(void *ptr);
 
 /* ---- runtime-wide settings, fixed between ouro_init and ouro_shutdown ---- */

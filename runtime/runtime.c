@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -33,25 +32,6 @@ void *ouro__mem_calloc(size_t size)
     void *p = ouro__mem_alloc(size);
     if (p)
         memset(p, 0, size);
-    return p;
-}
-
-#define HUGE_PAGE ((size_t)2 << 20)
-
-void *ouro__mem_alloc_big(size_t size)
-{
-    void *p = ouro__mem_alloc(size);
-#ifdef MADV_HUGEPAGE
-    /* Only memory malloc gave us (a large block is a mapping of its own):
-     * a caller's allocator may have its own plans for its pages.  Advice
-     * only, so a failure changes nothing. */
-    if (p && size >= 2 * HUGE_PAGE && !ouro__rt.config.malloc_fn) {
-        uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-        uintptr_t hi = ((uintptr_t)p + size) & ~(HUGE_PAGE - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-    }
-#endif
     return p;
 }
 

@@ -9,12 +9,14 @@
 #include "orphan.h"
 #include "strtab.h"
 #include "dealloc.h"
+#include "gc.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 /* ---- 1. a dict rebuild must publish its new array before it records the
  * decrements of tombstoned keys ----------------------------------------- */
@@ -358,6 +360,105 @@ static void candidate_set_grows_into_recycled_tables(void **state)
     free(objs);
 }
 
+/* ---- 6. a walk finds taken candidates near its last search, however wide
+ * the candidates' address range ----------------------------------------
+ * Objects of the main thread in the heap and of other threads in mapped
+ * arenas lie about 2^46 bytes apart.  A sort that ordered only by the top
+ * bits of that range left whole rings in one run of equal keys, and the
+ * search scanned the run: quadratic.  Two bump arenas 2^40 bytes apart
+ * stand in for the heap and an arena. */
+
+#define ARENA_BYTES ((size_t)256 << 20)
+static char *arena[2];
+static _Atomic size_t arena_used[2];
+static _Atomic int arena_far;
+
+static void *arena_malloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    int a = atomic_load(&arena_far);
+    size_t at = atomic_fetch_add(&arena_used[a], (size + 15) & ~(size_t)15);
+    return at + size <= ARENA_BYTES ? arena[a] + at : NULL;
+}
+
+static void arena_free(void *p, void *ctx)
+{
+    (void)p;
+    (void)ctx;   /* the arenas go at teardown */
+}
+
+static int arenas_setup(void **state)
+{
+    (void)state;
+    arena[0] = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (arena[0] == MAP_FAILED)
+        return -1;
+    arena[1] = MAP_FAILED;
+    for (uintptr_t off = (uintptr_t)1 << 40; arena[1] == MAP_FAILED &&
+                                             off < (uintptr_t)1 << 44;
+         off <<= 1) {
+        void *want = (void *)(((uintptr_t)arena[0] - off) &
+                              ~(uintptr_t)0xfffff);
+        arena[1] = mmap(want, ARENA_BYTES, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+                            MAP_FIXED_NOREPLACE, -1, 0);
+    }
+    if (arena[1] == MAP_FAILED)
+        return -1;
+    atomic_store(&arena_used[0], 0);
+    atomic_store(&arena_used[1], 0);
+    atomic_store(&arena_far, 0);
+    ouro_config cfg = {.gc_disabled = 1, .malloc_fn = arena_malloc,
+                       .free_fn = arena_free};
+    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
+static int arenas_teardown(void **state)
+{
+    int rc = ouro_test_teardown(state);
+    munmap(arena[0], ARENA_BYTES);
+    munmap(arena[1], ARENA_BYTES);
+    return rc;
+}
+
+static void take_search_stays_near_on_a_wide_range(void **state)
+{
+    (void)state;
+    enum { RING = 20000 };
+    static ouro_type rec;
+    ouro_record_type_init(&rec, "Rec", 1, NULL);
+    atomic_store(&arena_far, 1);   /* the ring far away, in address order */
+    ouro_object *first = ouro_record_new(&rec), *prev = first;
+    for (int i = 1; i < RING; i++) {
+        ouro_object *n = ouro_record_new(&rec);
+        ouro_record_set(prev, 0, n);
+        if (prev != first)
+            ouro_decref(prev);
+        prev = n;
+    }
+    ouro_record_set(prev, 0, first);
+    ouro_decref(prev);
+    ouro_decref(first);
+    atomic_store(&arena_far, 0);   /* a pair, and all else, near */
+    ouro_object *a = ouro_record_new(&rec), *b = ouro_record_new(&rec);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_flush();
+    assert_true((uintptr_t)a - (uintptr_t)first > (uintptr_t)1 << 39);
+    struct ouro__search_count count = {0, 0};
+    atomic_store(&ouro__take_search_count, &count);
+    assert_int_equal(ouro_gc_collect(), RING + 2);
+    atomic_store(&ouro__take_search_count, NULL);
+    /* Each ring member is reached from its neighbour in address order. */
+    assert_true(count.searches >= RING - 1);
+    assert_true(count.probes <= 4 * count.searches);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +469,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             candidate_set_grows_into_recycled_tables, noting_setup,
             ouro_test_teardown),
+        cmocka_unit_test_setup_teardown(
+            take_search_stays_near_on_a_wide_range, arenas_setup,
+            arenas_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
