@@ -405,12 +405,15 @@ static void debug_stream_may_be_closed_once_unset(void **state)
 
 static ouro_object *payload;
 static _Atomic int churned;   /* churn threads that have finished */
+static _Atomic int keep_churning;   /* past OPS, until this is cleared */
 
 static void *churn(void *arg)
 {
     (void)arg;
     ouro_thread_attach();
-    for (int i = 0; i < OPS; i++) {
+    for (int i = 0; i < OPS || atomic_load_explicit(&keep_churning,
+                                                    memory_order_relaxed);
+         i++) {
         ouro_object *a = ouro_record_new(&node_type);
         ouro_record_set(a, 1, payload);
         if (i % 3 == 0) {   /* a garbage cycle */
@@ -542,14 +545,18 @@ static void referrers_and_referents_while_threads_build_cycles(void **state)
     ouro_gc_enable();
     pthread_t th[THREADS];
     atomic_store(&churned, 0);
+    atomic_store(&keep_churning, 1);
     for (int i = 0; i < THREADS; i++)
         pthread_create(&th[i], NULL, churn, NULL);
     size_t seen = 0;
-    /* For as long as they build and drop cycles. */
-    while (atomic_load_explicit(&churned, memory_order_acquire) < THREADS) {
+    /* While they build and drop cycles: they go on until some referrers
+     * were seen and a few rounds done (a fast run could otherwise end
+     * before the first one), or a bounded number of rounds. */
+    for (int round = 0; round < 10000 && (round < 4 || !seen); round++) {
         seen += check_referrers_and_referents();
         ouro_safepoint();
     }
+    atomic_store(&keep_churning, 0);
     join_and_collect(th);
     assert_true(seen > 0);
     assert_int_equal(count_of_type(&node_type), 0);
