@@ -83,17 +83,7 @@ static void two_object_cycle_gives_two(void **state)
 static void long_ring_is_collected(void **state)
 {
     enum { N = 5000 };
-    ouro_object *first = ouro_record_new(&node_type), *prev = first;
-    for (int i = 1; i < N; i++) {
-        ouro_object *n = ouro_record_new(&node_type);
-        ouro_record_set(prev, 0, n);
-        if (prev != first)
-            ouro_decref(prev);
-        prev = n;
-    }
-    ouro_record_set(prev, 0, first);
-    ouro_decref(prev);
-    ouro_decref(first);
+    ouro_test_drop_ring(&node_type, N);
     assert_int_equal(ouro_gc_collect(), N);
 }
 

@@ -50,6 +50,24 @@ static inline int ouro_test_teardown(void **state)
     return 0;
 }
 
+/* Drop a ring of n records of type t (slot 0 links each to the next),
+ * allocated in ring order: garbage only the collector can free. */
+static inline void ouro_test_drop_ring(ouro_type *t, int n)
+{
+    ouro_object *first = ouro_record_new(t), *prev = first;
+    for (int i = 1; i < n; i++) {
+        ouro_object *next = ouro_record_new(t);
+        ouro_record_set(prev, 0, next);
+        if (prev != first)
+            ouro_decref(prev);
+        prev = next;
+    }
+    ouro_record_set(prev, 0, first);
+    if (prev != first)
+        ouro_decref(prev);
+    ouro_decref(first);
+}
+
 #define OURO_TEST(fn) \
     cmocka_unit_test_setup_teardown(fn, ouro_test_setup, ouro_test_teardown)
 
