@@ -142,26 +142,29 @@ static void merge_zero_local(ouro_thread *t, ouro_object *o)
 
 static void queue_merge(ouro_thread *t, ouro_object *o);
 
-/* Decrement of an object this thread does not own (or a merged one).  A
- * decrement that will probably leave the count positive first makes the
- * object a cycle candidate: this thread still holds the reference it is
- * releasing, so the object cannot die under the buffering. */
-static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer);
+/* n decrements of an object this thread does not own (or a merged one),
+ * in one atomic step.  Decrements that will probably leave the count
+ * positive first make the object a cycle candidate: this thread still
+ * holds the references it is releasing, so the object cannot die under
+ * the buffering. */
+static void decref_shared_n(ouro_thread *t, ouro_object *o, uint32_t n,
+                            bool buffer);
 
 static void decref_shared(ouro_thread *t, ouro_object *o)
 {
-    decref_shared_as(t, o, true);
+    decref_shared_n(t, o, 1, true);
 }
 
 void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
 void (*_Atomic ouro__death_test_hook)(ouro_object *o);
 
-static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
+static void decref_shared_n(ouro_thread *t, ouro_object *o, uint32_t n,
+                            bool buffer)
 {
     int32_t old = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
     if (buffer && (int64_t)ouro__shared_count(old) +
                           atomic_load_explicit(&o->ob_ref_local,
-                                               memory_order_relaxed) > 1)
+                                               memory_order_relaxed) > n)
         ouro__maybe_buffer(o);
     void (*hook)(ouro_object *) = atomic_load_explicit(&ouro__decref_test_hook,
                                                        memory_order_relaxed);
@@ -174,17 +177,19 @@ static void decref_shared_as(ouro_thread *t, ouro_object *o, bool buffer)
         int32_t count = ouro__shared_count(old);
         dead = queue = false;
         if (state == OURO__SHARED_MERGED) {
-            if (OURO_UNLIKELY(count <= 0))
-                die_underflow(o, (int64_t)count - 1);
-            new = old - OURO__SHARED_ONE;
-            dead = count == 1;
-        } else if (state == OURO__SHARED_UNQUEUED && count == 0) {
-            /* Going negative: keep the count, give our reference to the
-             * owner's merge queue instead. */
-            new = ouro__shared_make(0, OURO__SHARED_QUEUED);
+            if (OURO_UNLIKELY(count < (int64_t)n))
+                die_underflow(o, (int64_t)count - n);
+            new = ouro__shared_make((int64_t)count - n, OURO__SHARED_MERGED);
+            dead = count == (int64_t)n;
+        } else if (state == OURO__SHARED_UNQUEUED && count < (int64_t)n) {
+            /* Going negative.  As n single steps: `count` of them reach
+             * zero, the next keeps the count and gives its reference to
+             * the owner's merge queue, and the rest go below zero. */
+            new = ouro__shared_make((int64_t)count - n + 1,
+                                    OURO__SHARED_QUEUED);
             queue = true;
         } else {
-            new = old - OURO__SHARED_ONE;
+            new = ouro__shared_make((int64_t)count - n, state);
         }
         /* acq_rel: release so the thread that frees sees our writes to the
          * object; acquire so that, if we free it, we see theirs. */
@@ -280,11 +285,23 @@ void ouro__release_hold(ouro_thread *t, ouro_object *o)
         ouro__apply_decref(t, o);   /* the owner's last local reference */
         return;
     }
-    decref_shared_as(t, o, false);
+    decref_shared_n(t, o, 1, false);
 }
 
 void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n)
 {
+    /* A run on the shared count is one CAS: a thread that keeps taking and
+     * dropping references to an object it does not own pays one atomic per
+     * increment and one per run of decrements, not one per decrement. */
+    if (n > 1 && o && !ouro__is_immortal(o) && ouro__owner_of(o) != t->tid) {
+        ouro__check_not_freed(o, "a deferred decrement");
+        if (OURO_UNLIKELY(atomic_load_explicit(&o->ob_gc,
+                                               memory_order_relaxed) &
+                          OURO__GC_DEAD))
+            die_underflow(o, -1);
+        decref_shared_n(t, o, n, true);
+        return;
+    }
     while (n--)
         ouro__apply_decref(t, o);
 }

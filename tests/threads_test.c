@@ -96,6 +96,80 @@ static void queued_merge_frees_on_owner(void **state)
     pthread_join(th, NULL);
 }
 
+static void *make_and_leave(void *arg);
+
+/* A run of decrements by a non-owner is applied in one step: here it takes
+ * the shared count from 2 past zero to -2, so one reference goes to the
+ * owner's merge queue, and the owner's merge (local 3, shared -2, less the
+ * queued reference) frees the object. */
+static void *owner_of_three(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    handed = ouro_list_new(0);
+    ouro_incref(handed);
+    ouro_incref(handed);                   /* local count 3, owned here */
+    atomic_store(&phase, 1);               /* main takes over all three */
+    while (atomic_load(&phase) != 2)
+        ouro_safepoint();
+    ouro_flush();
+    atomic_store(&phase, 3);
+    while (atomic_load(&phase) != 4)
+        ouro_safepoint();
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void decrement_run_crosses_zero_once(void **state)
+{
+    atomic_store(&phase, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, owner_of_three, NULL);
+    while (atomic_load(&phase) != 1)
+        ouro_safepoint();
+    ouro_stats before;
+    ouro_get_stats(&before);
+    ouro_incref(handed);
+    ouro_incref(handed);                   /* shared count 2 */
+    assert_int_equal(ouro_refcnt(handed), 5);
+    for (int i = 0; i < 5; i++)
+        ouro_decref(handed);               /* one run of 5 in the batch */
+    ouro_flush();
+    ouro_stats mid;
+    ouro_get_stats(&mid);
+    assert_int_equal(mid.queued_merges, before.queued_merges + 1);
+    assert_int_equal(mid.freed, before.freed);
+    atomic_store(&phase, 2);
+    while (atomic_load(&phase) != 3)
+        ouro_safepoint();
+    ouro_stats after;
+    ouro_get_stats(&after);
+    assert_int_equal(after.freed, before.freed + 1);
+    atomic_store(&phase, 4);
+    pthread_join(th, NULL);
+}
+
+/* A run on a merged object: the decrement that reaches zero frees it. */
+static void merged_run_frees_exactly_at_zero(void **state)
+{
+    ouro_object *d = NULL;
+    pthread_t th;
+    pthread_create(&th, NULL, make_and_leave, &d);
+    pthread_join(th, NULL);
+    assert_non_null(d);
+    for (int i = 0; i < 6; i++)
+        ouro_incref(d);
+    assert_int_equal(ouro_refcnt(d), 7);
+    for (int i = 0; i < 6; i++)
+        ouro_decref(d);                    /* a run of 6 */
+    ouro_flush();
+    assert_int_equal(ouro_refcnt(d), 1);
+    assert_int_equal(ouro_test_live(), 1);
+    ouro_decref(d);
+    ouro_flush();
+    assert_int_equal(ouro_test_live(), 0);
+}
+
 /* Owner gone: the thread whose decrement crosses zero merges itself. */
 static void *make_and_leave(void *arg)
 {
@@ -259,6 +333,8 @@ int main(void)
         OURO_TEST(thread_exit_without_detach_is_cleaned_up),
         OURO_TEST(queued_merge_frees_on_owner),
         OURO_TEST(orphan_merge_frees_on_requester),
+        OURO_TEST(decrement_run_crosses_zero_once),
+        OURO_TEST(merged_run_frees_exactly_at_zero),
         OURO_TEST(blocking_region_does_not_delay_grace_periods),
         OURO_TEST(online_thread_delays_grace_period_until_safepoint),
         OURO_TEST(blocking_regions_nest),
