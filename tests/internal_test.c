@@ -10,6 +10,7 @@
 #include "strtab.h"
 #include "dealloc.h"
 #include "gc.h"
+#include "refcount.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -459,11 +460,53 @@ static void take_search_stays_near_on_a_wide_range(void **state)
     assert_true(count.probes <= 4 * count.searches);
 }
 
+/* A run of decrements by a thread that does not own the object is one
+ * atomic step on the shared count (docs/counting.md, Runs): the hook that
+ * sits in each shared decrement fires once for the whole run. */
+static ouro_object *_Atomic hooked_object;
+static _Atomic int hooked_calls;
+
+static void count_shared_decrements(ouro_object *o)
+{
+    if (o == atomic_load(&hooked_object))
+        atomic_fetch_add(&hooked_calls, 1);
+}
+
+static void *make_list_and_leave(void *arg)
+{
+    ouro_thread_attach();
+    *(ouro_object **)arg = ouro_list_new(0);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void shared_decrement_run_is_one_step(void **state)
+{
+    ouro_object *o = NULL;
+    pthread_t th;
+    pthread_create(&th, NULL, make_list_and_leave, &o);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 8; i++)
+        ouro_incref(o);
+    ouro_flush();
+    atomic_store(&hooked_object, o);
+    atomic_store(&hooked_calls, 0);
+    atomic_store(&ouro__decref_test_hook, count_shared_decrements);
+    for (int i = 0; i < 8; i++)
+        ouro_decref(o);
+    ouro_flush();
+    atomic_store(&ouro__decref_test_hook, NULL);
+    assert_int_equal(atomic_load(&hooked_calls), 1);
+    assert_int_equal(ouro_refcnt(o), 1);
+    ouro_decref(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
+        OURO_TEST(shared_decrement_run_is_one_step),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
         OURO_TEST(safepoint_backlog_stays_bounded),
         cmocka_unit_test_setup_teardown(
