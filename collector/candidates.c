@@ -107,7 +107,7 @@ int ouro__cand_init(void)
 
 void ouro__cand_fini(void)
 {
-    ouro__cand_forget_taken();
+    ouro__cand_forget_taken(NULL);
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         table_free(&s->cur);
@@ -410,9 +410,11 @@ void ouro__cand_untake(const ouro_object *o)
         table_remove(&tt->old, o);
 }
 
-void ouro__cand_forget_taken(void)
+void ouro__cand_forget_taken(ouro_thread *self)
 {
     for (int i = 0; i < SHARDS; i++) {
+        if (self)
+            ouro__quiescent(self);
         /* The larger taken table is zeroed here, on the collector, and
          * becomes the shard's ready table unless it has a larger one. */
         table t = taken[i].cur.cap >= taken[i].old.cap ? taken[i].cur
@@ -437,11 +439,11 @@ void ouro__cand_forget_taken(void)
     }
 }
 
-int ouro__cand_take_all(ouro_object ***out, size_t *n)
+int ouro__cand_take_all(ouro_thread *self, ouro_object ***out, size_t *n)
 {
     ouro_object **all = NULL;
     size_t k = 0, cap = 0, total = 0;
-    ouro__cand_forget_taken();
+    ouro__cand_forget_taken(self);
     /* One array for all of them, as far as the count now tells
      * (make_room grows it for what is buffered meanwhile). */
     for (int i = 0; i < SHARDS; i++) {
@@ -455,9 +457,12 @@ int ouro__cand_take_all(ouro_object ***out, size_t *n)
         return OURO_OK;   /* out of memory: all stay for the next time */
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
-    for (int i = 0; i < SHARDS; i++)
+    for (int i = 0; i < SHARDS; i++) {
         if (!take_shard(&shards[i], &all, &k, &cap))
             break;   /* out of memory: the rest stay for the next time */
+        if (self)
+            ouro__quiescent(self);
+    }
     *out = all;
     *n = k;
     return OURO_OK;

@@ -32,15 +32,17 @@ bool ouro__cand_remove(ouro_object *o);
 /* Take every candidate out of the set (they stay BUFFERED until the
  * collector holds them).  Returns an array from ouro__mem_alloc (or NULL
  * when empty) in *out and its length.  Out of memory, it takes the shards
- * that fit and leaves the others for the next time. */
-int ouro__cand_take_all(ouro_object ***out, size_t *n);
+ * that fit and leaves the others for the next time.  With `self` (online,
+ * holding no borrowed pointer), it passes a quiescent point after each
+ * shard, so that a long take does not hold up grace periods. */
+int ouro__cand_take_all(ouro_thread *self, ouro_object ***out, size_t *n);
 
 /* Was o among the candidates of the last take?  One probe of the table its
  * shard had then, kept until ouro__cand_forget_taken (collector only),
  * which zeroes the larger one and leaves it to its shard as the table to
  * grow into. */
 bool ouro__cand_was_taken(const ouro_object *o);
-void ouro__cand_forget_taken(void);
+void ouro__cand_forget_taken(ouro_thread *self);   /* self: as for take_all */
 /* o's candidacy ended during the loop without the collector holding it:
  * it no longer counts as taken. */
 void ouro__cand_untake(const ouro_object *o);

@@ -55,6 +55,18 @@ typedef struct gc_ctx {
     size_t finger;               /* where the last search in cands ended */
 } gc_ctx;
 
+/* A quiescent point every QUIESCE_EVERY steps of a loop over the
+ * candidates or the table, at a step's start: this thread then holds no
+ * borrowed pointer (what it reads is held, proven garbage, a taken
+ * candidate, which only our zombie claim frees, or no object at all), and
+ * other threads' grace periods, so their pending decrements, keep moving
+ * through a long collection. */
+static inline void quiesce_every(gc_ctx *c, size_t i)
+{
+    if ((i & (QUIESCE_EVERY - 1)) == QUIESCE_EVERY - 1)
+        ouro__quiescent(c->self);
+}
+
 static bool tracked(const ouro_object *o)
 {
     /* Frozen objects are never entered: to the collector they are held
@@ -284,7 +296,8 @@ static void visit_black(ouro_object *child, void *arg)
 
 static void scan_black(gc_ctx *c)
 {
-    while (c->sp) {
+    for (size_t k = 0; c->sp; k++) {
+        quiesce_every(c, k);
         ouro_object *o = c->tab.nodes[c->stack[--c->sp]].obj;
         if (o->ob_type->traverse)
             o->ob_type->traverse(o, visit_black, c);
@@ -379,7 +392,8 @@ static void blacken_recorded(gc_ctx *c)
             by_src[fill[t->edges[e].src]++] = t->edges[e];
         ouro__mem_free(fill);
     }
-    while (c->sp) {
+    for (size_t k = 0; c->sp; k++) {
+        quiesce_every(c, k);
         uint32_t i = c->stack[--c->sp];
         for (size_t e = start[i]; fill && e < start[i + 1]; e++) {
             gc_node *d = &t->nodes[by_src[e].dst];
@@ -410,6 +424,7 @@ static size_t count_white(const gc_ctx *c)
 static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
 {
     for (size_t i = 0; i < c->tab.n; i++) {
+        quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
         if (i + PREFETCH_AHEAD < c->tab.n)
             __builtin_prefetch(c->tab.nodes[i + PREFETCH_AHEAD].obj);
@@ -470,6 +485,7 @@ static size_t validate(gc_ctx *c, bool again)
         ouro__decbuf_apply_ready(c->self);
     t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
         ouro_object *o = t->nodes[i].obj;
         if (t->nodes[i].color != GC_WHITE)
             continue;
@@ -525,6 +541,7 @@ static size_t settle(gc_ctx *c)
     ouro__settle_lock();
     blacken_if(c, flagged);
     for (size_t i = 0; i < c->tab.n; i++) {
+        quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
         if (node->color != GC_WHITE)
             continue;
@@ -576,6 +593,7 @@ static void free_garbage(gc_ctx *c)
 {
     gc_table *t = &c->tab;
     for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
         ouro_object *o = t->nodes[i].obj;
         if (i + PREFETCH_AHEAD < t->n)
             __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj, 1);
@@ -588,6 +606,7 @@ static void free_garbage(gc_ctx *c)
         }
     }
     for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
         ouro_object *o = t->nodes[i].obj;
         if (t->nodes[i].color != GC_WHITE)
             continue;
@@ -629,6 +648,7 @@ static void release_rest(gc_ctx *c)
 {
     gc_table *t = &c->tab;
     for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
         gc_node *node = &t->nodes[i];
         ouro_object *o = node->obj;
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
@@ -711,7 +731,8 @@ static void quick_sort(ouro_object **v, size_t n)
  * arenas, 2^46 bytes apart), each run of entries equal in those 22 bits is
  * sorted again the same way: its range is 2^22 times smaller, so three
  * levels cover any address. */
-static void radix_sort(ouro_object **v, size_t n, ouro_object **tmp)
+static void radix_sort(ouro_thread *self, ouro_object **v, size_t n,
+                       ouro_object **tmp)
 {
     if (n <= RADIX_MIN) {
         quick_sort(v, n);
@@ -746,6 +767,7 @@ static void radix_sort(ouro_object **v, size_t n, ouro_object **tmp)
         for (size_t i = 0; i < n; i++)
             dst[count[p][(((uintptr_t)src[i] - lo) >> shift) & mask]++] =
                 src[i];
+        ouro__quiescent(self);   /* the sort touches no object */
         ouro_object **swap = src;
         src = dst;
         dst = swap;
@@ -760,7 +782,7 @@ static void radix_sort(ouro_object **v, size_t n, ouro_object **tmp)
         while (j < n && (((uintptr_t)v[j] - lo) >> low) == key)
             j++;
         if (j - i > 1)
-            radix_sort(v + i, j - i, tmp);
+            radix_sort(self, v + i, j - i, tmp);
         i = j;
     }
 }
@@ -777,7 +799,7 @@ static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
     ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
     if (!tmp)
         return;
-    radix_sort(v, n, tmp);
+    radix_sort(c->self, v, n, tmp);
     ouro__mem_free(tmp);
     c->sorted = true;
 }
@@ -860,10 +882,12 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 
     ouro_object **cands;
     size_t ncand;
-    ouro__cand_take_all(&cands, &ncand);
+    ouro__cand_take_all(c.self, &cands, &ncand);
+    ouro__quiescent(c.self);
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(&c, cands, ncand);
+    ouro__quiescent(c.self);
     c.cands = cands;
     c.ncand = ncand;
     ouro__gc_pace_begin(ncand);
@@ -874,6 +898,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         take_whole_heap(&c);
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
+        quiesce_every(&c, i);
         ouro_object *o = cands[i];
         c.finger = i;
         /* The first touch of each candidate: start the misses early. */
@@ -916,7 +941,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     }
     c.cands = NULL;
     ouro__mem_free(cands);
-    ouro__cand_forget_taken();
+    ouro__cand_forget_taken(c.self);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
     trial_color(&c);

@@ -318,7 +318,7 @@ void ouro__gc_stop(void)
      * that died while taken are ours to free. */
     ouro_object **cands;
     size_t n;
-    ouro__cand_take_all(&cands, &n);
+    ouro__cand_take_all(NULL, &cands, &n);
     ouro_thread *self = ouro__self;
     for (size_t i = 0; i < n; i++) {
         ouro_object *o = cands[i];

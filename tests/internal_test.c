@@ -501,6 +501,72 @@ static void shared_decrement_run_is_one_step(void **state)
     ouro_decref(o);
 }
 
+/* ---- 7. a long collection lets grace periods end -----------------------
+ *
+ * The collector passes a quiescent point every so many steps of its long
+ * passes (take, sort, trial deletion, validation, settle, free, release).
+ * Before, only trial deletion did: a thread's sealed decrements waited for
+ * the rest of the collection (100 ms and more at 2M candidates) and piled
+ * up, and each safepoint afterwards applied stale ones, out of cache.
+ * Here the garbage's destroy callbacks, which run in one pass of the free
+ * phase, start a grace period at the first and find it over at the last.
+ * No other thread is online (the main thread waits offline in
+ * ouro_gc_collect), so only the collector's own quiescent points end it. */
+
+#define DESTROYED_PAIRS 2048
+
+typedef struct pair_node {
+    ouro_object ob;
+    ouro_object *peer;
+} pair_node;
+
+static _Atomic uint64_t destroy_goal;
+static _Atomic int destroyed, goal_done_at_last;
+
+static void pair_traverse(ouro_object *self, ouro_visit_fn visit, void *arg)
+{
+    ouro_object *peer = ((pair_node *)self)->peer;
+    if (peer)
+        visit(peer, arg);
+}
+
+static void pair_destroy(ouro_object *self)
+{
+    (void)self;
+    int k = atomic_fetch_add(&destroyed, 1) + 1;
+    if (k == 1)
+        atomic_store(&destroy_goal, ouro__gp_advance());
+    else if (k == 2 * DESTROYED_PAIRS)
+        atomic_store(&goal_done_at_last,
+                     ouro__gp_poll(atomic_load(&destroy_goal)) ? 1 : 2);
+}
+
+static const ouro_type pair_type = {
+    .name = "pair", .size = sizeof(pair_node), .flags = OURO_TYPE_GC,
+    .traverse = pair_traverse, .destroy = pair_destroy};
+
+static void collector_passes_quiescent_points_while_freeing(void **state)
+{
+    (void)state;
+    atomic_store(&destroyed, 0);
+    atomic_store(&goal_done_at_last, 0);
+    for (int i = 0; i < DESTROYED_PAIRS; i++) {
+        ouro_object *a = ouro_new(&pair_type), *b = ouro_new(&pair_type);
+        assert_non_null(a);
+        assert_non_null(b);
+        ouro_incref(b);
+        ((pair_node *)a)->peer = b;
+        ouro_incref(a);
+        ((pair_node *)b)->peer = a;
+        ouro_decref(a);
+        ouro_decref(b);
+    }
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2 * DESTROYED_PAIRS);
+    assert_int_equal(atomic_load(&destroyed), 2 * DESTROYED_PAIRS);
+    assert_int_equal(atomic_load(&goal_done_at_last), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +575,7 @@ int main(void)
         OURO_TEST(shared_decrement_run_is_one_step),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
         OURO_TEST(safepoint_backlog_stays_bounded),
+        OURO_TEST(collector_passes_quiescent_points_while_freeing),
         cmocka_unit_test_setup_teardown(
             candidate_set_grows_into_recycled_tables, noting_setup,
             ouro_test_teardown),
