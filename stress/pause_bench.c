@@ -16,7 +16,9 @@
  *    two-object cycles, drops them, and runs one collection.
  * 4. Reported: collection wall time, ns per collected object, and the
  *    mutators' pauses (ouro_gc_pauses) during the collection.
- * 5. python3 builds the same live heap and garbage and times gc.collect().
+ * 5. The machine's floor: the longest a ~1 us piece of work takes with as
+ *    many busy threads and no ouro running (machine_floor).
+ * 6. python3 builds the same live heap and garbage and times gc.collect().
  * The last line is one JSON object.
  */
 #include <ouro.h>
@@ -130,6 +132,81 @@ static void build_garbage(void)
     ouro_flush();   /* apply the drops: every cycle is now a candidate */
 }
 
+/* The machine's floor: the longest time a small, fixed piece of work (about
+ * a microsecond) takes here when nothing of ouro runs, by the same two
+ * clocks as the pauses.  `workers` threads time such pieces back to back
+ * for `ms` while `spinners` more threads only burn CPU (stand-ins for the
+ * collector thread).  On a virtual machine the host preempts the guest's
+ * CPUs now and then, and a thread's CPU clock can go on counting while it
+ * does; no pause measured here can be told apart from one below this floor. */
+struct floor_result {
+    uint64_t max_ns, cpu_max_ns;
+};
+
+static _Atomic int floor_stop;
+static struct floor_result floor_of[MAX_MUTATORS];
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *floor_worker(void *arg)
+{
+    struct floor_result *r = arg;
+    uint64_t seed = 88172645463325252ull, sink = 0;
+    while (!atomic_load_explicit(&floor_stop, memory_order_relaxed)) {
+        uint64_t w = clock_ns(CLOCK_MONOTONIC);
+        uint64_t c = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        for (int i = 0; i < 256; i++)
+            sink += xorshift(&seed);
+        uint64_t dc = clock_ns(CLOCK_THREAD_CPUTIME_ID) - c;
+        uint64_t dw = clock_ns(CLOCK_MONOTONIC) - w;
+        if (dw > r->max_ns)
+            r->max_ns = dw;
+        if (dc > r->cpu_max_ns)
+            r->cpu_max_ns = dc;
+    }
+    return (void *)(uintptr_t)(sink & 1);
+}
+
+static void *floor_spinner(void *arg)
+{
+    uint64_t seed = (uint64_t)(uintptr_t)arg | 1, sink = 0;
+    while (!atomic_load_explicit(&floor_stop, memory_order_relaxed))
+        sink += xorshift(&seed);
+    return (void *)(uintptr_t)(sink & 1);
+}
+
+static struct floor_result machine_floor(double ms, int workers, int spinners)
+{
+    pthread_t th[2 * MAX_MUTATORS];
+    int n = 0;
+    atomic_store(&floor_stop, 0);
+    for (int i = 0; i < workers; i++) {
+        floor_of[i] = (struct floor_result){0, 0};
+        pthread_create(&th[n++], NULL, floor_worker, &floor_of[i]);
+    }
+    for (int i = 0; i < spinners; i++)
+        pthread_create(&th[n++], NULL, floor_spinner, (void *)(uintptr_t)(i + 2));
+    struct timespec d = {(time_t)(ms / 1e3),
+                         (long)((ms - (double)(time_t)(ms / 1e3) * 1e3) * 1e6)};
+    nanosleep(&d, NULL);
+    atomic_store(&floor_stop, 1);
+    for (int i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    struct floor_result r = {0, 0};
+    for (int i = 0; i < workers; i++) {
+        if (floor_of[i].max_ns > r.max_ns)
+            r.max_ns = floor_of[i].max_ns;
+        if (floor_of[i].cpu_max_ns > r.cpu_max_ns)
+            r.cpu_max_ns = floor_of[i].cpu_max_ns;
+    }
+    return r;
+}
+
 static const char *PY =
     "import gc, sys, time\n"
     "class Node:\n"
@@ -236,6 +313,12 @@ int main(int argc, char **argv)
     double cpu_ns_per = collected ? (double)after.last_collection_cpu_ns /
                                         (double)collected : 0;
 
+    /* As long as the collection took, with as many busy threads (the
+     * mutators and the collector), then without the collector's. */
+    double floor_ms = collect_ms > 200 ? collect_ms : 200;
+    struct floor_result fl = machine_floor(floor_ms, mutators, 1);
+    struct floor_result fl_alone = machine_floor(floor_ms, mutators, 0);
+
     double py_ms = 0;
     long py_found = 0;
     double py_ns = run_python ? cpython_ns_per_object(&py_ms, &py_found) : -1;
@@ -267,6 +350,12 @@ int main(int argc, char **argv)
            "waiting for a CPU): p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max "
            "%.2f us\n", pc.p50_ns / 1e3, pc.p99_ns / 1e3, pc.p999_ns / 1e3,
            pc.max_ns / 1e3);
+    printf("  the machine's floor, no ouro running (%.0f ms; a 1 us piece of "
+           "work timed back to back): with %d threads busy as during the "
+           "collection, up to %.2f us wall, %.2f us CPU; with %d, up to %.2f us "
+           "wall, %.2f us CPU\n", floor_ms, mutators + 1, fl.max_ns / 1e3,
+           fl.cpu_max_ns / 1e3, mutators, fl_alone.max_ns / 1e3,
+           fl_alone.cpu_max_ns / 1e3);
     if (py_ns > 0)
         printf("  CPython gc.collect() on the same shapes: %.1f ms for %ld "
                "objects = %.1f ns per object; ouro/CPython = %.2f (wall), "
@@ -280,10 +369,13 @@ int main(int argc, char **argv)
            "\"cpython_ns_per_object\": %.2f, \"pause_p50_us\": %.3f, "
            "\"pause_p99_us\": %.3f, \"pause_p999_us\": %.3f, "
            "\"pause_max_us\": %.3f, \"pauses\": %llu, "
-           "\"pause_cpu_p99_us\": %.3f, \"pause_cpu_max_us\": %.3f}\n",
+           "\"pause_cpu_p99_us\": %.3f, \"pause_cpu_max_us\": %.3f, "
+           "\"floor_max_us\": %.3f, \"floor_cpu_max_us\": %.3f, "
+           "\"floor_alone_max_us\": %.3f, \"floor_alone_cpu_max_us\": %.3f}\n",
            live_n, garbage_n, (unsigned long long)collected, collect_ms,
            ns_per, cpu_ns_per, py_ns, ps.p50_ns / 1e3, ps.p99_ns / 1e3, ps.p999_ns / 1e3,
            ps.max_ns / 1e3, (unsigned long long)ps.count, pc.p99_ns / 1e3,
-           pc.max_ns / 1e3);
+           pc.max_ns / 1e3, fl.max_ns / 1e3, fl.cpu_max_ns / 1e3,
+           fl_alone.max_ns / 1e3, fl_alone.cpu_max_ns / 1e3);
     return 0;
 }
