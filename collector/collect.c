@@ -24,7 +24,7 @@
  *             that what they resurrected survives.
  *   free      references from the garbage to the rest are released at once
  *             (nobody can read the garbage), then the garbage is freed;
- *             every other hold is released with a deferred decrement.
+ *             every other hold is released at once, without buffering.
  */
 #include "candidates.h"
 #include "dealloc.h"
@@ -56,9 +56,10 @@ typedef struct gc_ctx {
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
- * candidates or the table, at a step's start: this thread then holds no
- * borrowed pointer (what it reads is held, proven garbage, a taken
- * candidate, which only our zombie claim frees, or no object at all), and
+ * candidates or the table, at a step's start: no borrowed pointer lives
+ * across a step (a traversal loads and uses its referents within one), and
+ * what a step starts from is held, proven garbage, a taken candidate, which
+ * only our zombie claim frees, or no object at all; and
  * other threads' grace periods, so their pending decrements, keep moving
  * through a long collection. */
 static inline void quiesce_every(gc_ctx *c, size_t i)
