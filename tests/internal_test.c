@@ -567,6 +567,72 @@ static void collector_passes_quiescent_points_while_freeing(void **state)
     assert_int_equal(atomic_load(&goal_done_at_last), 1);
 }
 
+/* The same for the take and the sort, which read no object: the sort's
+ * scratch array (one pointer per candidate) is allocated right after the
+ * take; a grace period started there must be over when the first
+ * candidate has been walked (the walks' own quiescent points come every
+ * 1024 nodes, later). */
+static _Atomic int sort_armed, sort_goal_set, sort_goal_done;
+static _Atomic uint64_t sort_goal;
+
+static void *goal_at_sort_malloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    if (size == 2 * DESTROYED_PAIRS * sizeof(ouro_object *) &&
+        atomic_load(&sort_armed) && !atomic_exchange(&sort_goal_set, 1))
+        atomic_store(&sort_goal, ouro__gp_advance());
+    return malloc(size);
+}
+
+static void check_goal_at_first_walk(ouro_object *candidate)
+{
+    (void)candidate;
+    if (atomic_load(&sort_goal_set) && !atomic_load(&sort_goal_done))
+        atomic_store(&sort_goal_done,
+                     ouro__gp_poll(atomic_load(&sort_goal)) ? 1 : 2);
+}
+
+static int sort_goal_setup(void **state)
+{
+    (void)state;
+    atomic_store(&sort_armed, 0);
+    atomic_store(&sort_goal_set, 0);
+    atomic_store(&sort_goal_done, 0);
+    ouro_config cfg = {.gc_disabled = 1, .malloc_fn = goal_at_sort_malloc,
+                       .free_fn = plain_free};
+    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
+static void collector_passes_quiescent_points_while_sorting(void **state)
+{
+    (void)state;
+    ouro_object *keep[2 * DESTROYED_PAIRS];
+    for (int i = 0; i < DESTROYED_PAIRS; i++) {
+        ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
+        assert_int_equal(ouro_list_append(a, b), OURO_OK);
+        assert_int_equal(ouro_list_append(b, a), OURO_OK);
+        keep[2 * i] = a;
+        keep[2 * i + 1] = b;
+        ouro_incref(a);
+        ouro_incref(b);
+        ouro_decref(a);   /* both stay alive: candidates, not garbage */
+        ouro_decref(b);
+    }
+    ouro_flush();
+    atomic_store(&ouro__walk_test_hook, check_goal_at_first_walk);
+    atomic_store(&sort_armed, 1);
+    ouro_gc_collect();
+    atomic_store(&sort_armed, 0);
+    atomic_store(&ouro__walk_test_hook, NULL);
+    assert_int_equal(atomic_load(&sort_goal_set), 1);
+    assert_int_equal(atomic_load(&sort_goal_done), 1);
+    for (int i = 0; i < 2 * DESTROYED_PAIRS; i++)
+        ouro_decref(keep[i]);
+    ouro_gc_collect();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +642,9 @@ int main(void)
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
         OURO_TEST(safepoint_backlog_stays_bounded),
         OURO_TEST(collector_passes_quiescent_points_while_freeing),
+        cmocka_unit_test_setup_teardown(
+            collector_passes_quiescent_points_while_sorting, sort_goal_setup,
+            ouro_test_teardown),
         cmocka_unit_test_setup_teardown(
             candidate_set_grows_into_recycled_tables, noting_setup,
             ouro_test_teardown),
