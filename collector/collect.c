@@ -56,12 +56,12 @@ typedef struct gc_ctx {
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
- * candidates or the table, at a step's start: no borrowed pointer lives
- * across a step (a traversal loads and uses its referents within one), and
- * what a step starts from is held, proven garbage, a taken candidate, which
- * only our zombie claim frees, or no object at all; and
- * other threads' grace periods, so their pending decrements, keep moving
- * through a long collection. */
+ * candidates or the table, at a step's start, so that other threads' grace
+ * periods (and their pending decrements) keep moving through a long
+ * collection.  No borrowed pointer lives across a step: a traversal loads
+ * and uses its referents within one.  What a step starts from is held,
+ * proven garbage, a taken candidate (which only our zombie claim frees),
+ * or no object at all. */
 static inline void quiesce_every(gc_ctx *c, size_t i)
 {
     if ((i & (QUIESCE_EVERY - 1)) == QUIESCE_EVERY - 1)
@@ -883,8 +883,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 
     ouro_object **cands;
     size_t ncand;
-    ouro__cand_take_all(c.self, &cands, &ncand);
-    ouro__quiescent(c.self);
+    ouro__cand_take_all(c.self, &cands, &ncand);   /* quiescent per shard */
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(&c, cands, ncand);

@@ -240,15 +240,22 @@ static void queue_merge(ouro_thread *t, ouro_object *o)
         merge_orphan(t, o);
 }
 
-void ouro__apply_decref(ouro_thread *t, ouro_object *o)
+/* The misuse checks of an applied decrement (NULL, freed, dead). */
+static void check_decrement(const ouro_object *o)
 {
     if (OURO_UNLIKELY(!o))
         ouro__fatal("ouro_decref(NULL): use ouro_xdecref for maybe-NULL "
                     "pointers");
     ouro__check_not_freed(o, "a deferred decrement");
-    if (OURO_UNLIKELY(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+    if (OURO_UNLIKELY(atomic_load_explicit(&((ouro_object *)o)->ob_gc,
+                                           memory_order_relaxed) &
                       OURO__GC_DEAD))
         die_underflow(o, -1);
+}
+
+void ouro__apply_decref(ouro_thread *t, ouro_object *o)
+{
+    check_decrement(o);
     uint32_t local = atomic_load_explicit(&o->ob_ref_local,
                                           memory_order_relaxed);
     if (local == OURO__IMMORTAL_LOCAL)
@@ -294,11 +301,7 @@ void ouro__apply_decref_n(ouro_thread *t, ouro_object *o, uint32_t n)
      * dropping references to an object it does not own pays one atomic per
      * increment and one per run of decrements, not one per decrement. */
     if (n > 1 && o && !ouro__is_immortal(o) && ouro__owner_of(o) != t->tid) {
-        ouro__check_not_freed(o, "a deferred decrement");
-        if (OURO_UNLIKELY(atomic_load_explicit(&o->ob_gc,
-                                               memory_order_relaxed) &
-                          OURO__GC_DEAD))
-            die_underflow(o, -1);
+        check_decrement(o);
         decref_shared_n(t, o, n, true);
         return;
     }
