@@ -10,6 +10,7 @@
 #ifndef OURO_TEST_FIXTURE_H
 #define OURO_TEST_FIXTURE_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,26 @@ static inline void ouro_test_drop_ring(ouro_type *t, int n)
     if (prev != first)
         ouro_decref(prev);
     ouro_decref(first);
+}
+
+static inline void *ouro_test_make_dict_and_leave(void *arg)
+{
+    ouro_thread_attach();
+    *(ouro_object **)arg = ouro_dict_new();
+    ouro_thread_detach();
+    return NULL;
+}
+
+/* A dict made by a thread that has since detached: its owner is gone, so
+ * the first decrement that crosses zero merges it (docs/counting.md).  The
+ * caller holds its one reference. */
+static inline ouro_object *ouro_test_orphan_dict(void)
+{
+    ouro_object *d = NULL;
+    pthread_t th;
+    pthread_create(&th, NULL, ouro_test_make_dict_and_leave, &d);
+    pthread_join(th, NULL);
+    return d;
 }
 
 #define OURO_TEST(fn) \

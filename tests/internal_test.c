@@ -472,20 +472,9 @@ static void count_shared_decrements(ouro_object *o)
         atomic_fetch_add(&hooked_calls, 1);
 }
 
-static void *make_list_and_leave(void *arg)
-{
-    ouro_thread_attach();
-    *(ouro_object **)arg = ouro_list_new(0);
-    ouro_thread_detach();
-    return NULL;
-}
-
 static void shared_decrement_run_is_one_step(void **state)
 {
-    ouro_object *o = NULL;
-    pthread_t th;
-    pthread_create(&th, NULL, make_list_and_leave, &o);
-    pthread_join(th, NULL);
+    ouro_object *o = ouro_test_orphan_dict();
     for (int i = 0; i < 8; i++)
         ouro_incref(o);
     ouro_flush();

@@ -58,12 +58,15 @@ static void thread_exit_without_detach_is_cleaned_up(void **state)
 static _Atomic int phase;
 static ouro_object *handed;
 
+/* Makes `handed` with 1 + arg references (its local count, owned here),
+ * which main takes over; merges when main says so, then waits to leave. */
 static void *owner_thread(void *arg)
 {
-    (void)arg;
     ouro_thread_attach();
-    handed = ouro_list_new(0);            /* local count 1, owned here */
-    atomic_store(&phase, 1);              /* main takes over our reference */
+    handed = ouro_list_new(0);
+    for (intptr_t i = 0; i < (intptr_t)arg; i++)
+        ouro_incref(handed);
+    atomic_store(&phase, 1);              /* main takes over our references */
     while (atomic_load(&phase) != 2)
         ouro_safepoint();
     ouro_flush();                          /* merges the queued request */
@@ -78,7 +81,7 @@ static void queued_merge_frees_on_owner(void **state)
 {
     atomic_store(&phase, 0);
     pthread_t th;
-    pthread_create(&th, NULL, owner_thread, NULL);
+    pthread_create(&th, NULL, owner_thread, (void *)0);
     while (atomic_load(&phase) != 1)
         ouro_safepoint();
     ouro_stats before;
@@ -96,35 +99,15 @@ static void queued_merge_frees_on_owner(void **state)
     pthread_join(th, NULL);
 }
 
-static void *make_and_leave(void *arg);
-
 /* A run of decrements by a non-owner is applied in one step: here it takes
  * the shared count from 2 past zero to -2, so one reference goes to the
  * owner's merge queue, and the owner's merge (local 3, shared -2, less the
  * queued reference) frees the object. */
-static void *owner_of_three(void *arg)
-{
-    (void)arg;
-    ouro_thread_attach();
-    handed = ouro_list_new(0);
-    ouro_incref(handed);
-    ouro_incref(handed);                   /* local count 3, owned here */
-    atomic_store(&phase, 1);               /* main takes over all three */
-    while (atomic_load(&phase) != 2)
-        ouro_safepoint();
-    ouro_flush();
-    atomic_store(&phase, 3);
-    while (atomic_load(&phase) != 4)
-        ouro_safepoint();
-    ouro_thread_detach();
-    return NULL;
-}
-
 static void decrement_run_crosses_zero_once(void **state)
 {
     atomic_store(&phase, 0);
     pthread_t th;
-    pthread_create(&th, NULL, owner_of_three, NULL);
+    pthread_create(&th, NULL, owner_thread, (void *)2);   /* 3 references */
     while (atomic_load(&phase) != 1)
         ouro_safepoint();
     ouro_stats before;
@@ -152,10 +135,7 @@ static void decrement_run_crosses_zero_once(void **state)
 /* A run on a merged object: the decrement that reaches zero frees it. */
 static void merged_run_frees_exactly_at_zero(void **state)
 {
-    ouro_object *d = NULL;
-    pthread_t th;
-    pthread_create(&th, NULL, make_and_leave, &d);
-    pthread_join(th, NULL);
+    ouro_object *d = ouro_test_orphan_dict();
     assert_non_null(d);
     for (int i = 0; i < 6; i++)
         ouro_incref(d);
@@ -171,20 +151,9 @@ static void merged_run_frees_exactly_at_zero(void **state)
 }
 
 /* Owner gone: the thread whose decrement crosses zero merges itself. */
-static void *make_and_leave(void *arg)
-{
-    ouro_thread_attach();
-    *(ouro_object **)arg = ouro_dict_new();
-    ouro_thread_detach();
-    return NULL;
-}
-
 static void orphan_merge_frees_on_requester(void **state)
 {
-    ouro_object *d = NULL;
-    pthread_t th;
-    pthread_create(&th, NULL, make_and_leave, &d);
-    pthread_join(th, NULL);
+    ouro_object *d = ouro_test_orphan_dict();
     assert_non_null(d);
     assert_int_equal(ouro_refcnt(d), 1);
     ouro_incref(d);
