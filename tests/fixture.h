@@ -43,6 +43,16 @@ static inline int ouro_test_teardown(void **state)
 {
     (void)state;
     uint64_t live = ouro_test_live();
+    ouro_stats st;
+    ouro_get_stats(&st);
+    if (st.attached_threads > 1) {
+        /* A failed assertion left a helper thread unjoined: report it here,
+         * where the assertion's message is still printed, rather than let
+         * ouro_shutdown abort the whole binary. */
+        print_error("%u helper thread(s) still attached\n",
+                    (unsigned)st.attached_threads - 1);
+        return -1;
+    }
     ouro_shutdown();
     if (live != 0) {
         print_error("%llu object(s) leaked\n", (unsigned long long)live);

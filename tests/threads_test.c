@@ -5,6 +5,7 @@
 #include "fixture.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 static ouro_object *shared_list;
@@ -59,16 +60,21 @@ static _Atomic int phase;
 static ouro_object *handed;
 
 /* Makes `handed` with 1 + arg references (its local count, owned here),
- * which main takes over; merges when main says so, then waits to leave. */
+ * which main takes over; merges when main says so, then waits to leave.
+ * It waits in a blocking region: a safepoint would process its merge queue
+ * as soon as main queues a request, and main checks in between that the
+ * request is queued and the object not yet freed. */
 static void *owner_thread(void *arg)
 {
     ouro_thread_attach();
     handed = ouro_list_new(0);
     for (intptr_t i = 0; i < (intptr_t)arg; i++)
         ouro_incref(handed);
+    ouro_blocking_begin();                 /* grace periods go on without us */
     atomic_store(&phase, 1);              /* main takes over our references */
     while (atomic_load(&phase) != 2)
-        ouro_safepoint();
+        sched_yield();
+    ouro_blocking_end();
     ouro_flush();                          /* merges the queued request */
     atomic_store(&phase, 3);
     while (atomic_load(&phase) != 4)
@@ -88,6 +94,10 @@ static void queued_merge_frees_on_owner(void **state)
     ouro_get_stats(&before);
     ouro_decref(handed);                   /* crosses zero on the shared side */
     ouro_flush();                          /* applies it: queued to the owner */
+    ouro_stats mid;
+    ouro_get_stats(&mid);
+    assert_int_equal(mid.queued_merges, before.queued_merges + 1);
+    assert_int_equal(mid.freed, before.freed);
     atomic_store(&phase, 2);
     while (atomic_load(&phase) != 3)
         ouro_safepoint();
