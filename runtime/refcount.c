@@ -325,10 +325,11 @@ static void merge_queued(ouro_thread *t, ouro_object *o)
 void ouro__process_merge_queue(ouro_thread *t)
 {
     ouro_object **q;
-    size_t n;
+    size_t n, cap;
     pthread_mutex_lock(&ouro__registry_lock);
     q = t->mq;
     n = t->mq_len;
+    cap = t->mq_cap;
     t->mq = NULL;
     t->mq_len = t->mq_cap = 0;
     atomic_store_explicit(&t->mq_nonempty, false, memory_order_relaxed);
@@ -339,6 +340,15 @@ void ouro__process_merge_queue(ouro_thread *t)
         else
             merge_queued(t, q[i]);
     }
+    /* Hand the array back, unless a request made a new one meanwhile: the
+     * next requests need not allocate (thread.c). */
+    pthread_mutex_lock(&ouro__registry_lock);
+    if (!t->mq) {
+        t->mq = q;
+        t->mq_cap = cap;
+        q = NULL;
+    }
+    pthread_mutex_unlock(&ouro__registry_lock);
     ouro__mem_free(q);
 }
 

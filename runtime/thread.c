@@ -125,16 +125,24 @@ bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
         pthread_mutex_unlock(&ouro__registry_lock);
         return false;
     }
-    if (t->mq_len == t->mq_cap) {
+    /* Grown at half full: a growth that finds no memory leaves room, and
+     * the next request tries again.  A decrement cannot report an error, so
+     * only a queue that filled while every growth failed is fatal.  The
+     * owner hands its array back after each merge pass (refcount.c), so
+     * requests seldom allocate at all. */
+    if (t->mq_len * 2 >= t->mq_cap) {
         size_t cap = t->mq_cap ? t->mq_cap * 2 : 16;
         ouro_object **q = ouro__mem_alloc(cap * sizeof *q);
-        if (!q)
-            ouro__fatal("out of memory while queueing a reference-count merge");
-        if (t->mq_len)
-            memcpy(q, t->mq, t->mq_len * sizeof *q);
-        ouro__mem_free(t->mq);
-        t->mq = q;
-        t->mq_cap = cap;
+        if (q) {
+            if (t->mq_len)
+                memcpy(q, t->mq, t->mq_len * sizeof *q);
+            ouro__mem_free(t->mq);
+            t->mq = q;
+            t->mq_cap = cap;
+        } else if (t->mq_len == t->mq_cap) {
+            ouro__fatal("out of memory while queueing a reference-count "
+                        "merge");
+        }
     }
     t->mq[t->mq_len++] = o;
     atomic_store_explicit(&t->mq_nonempty, true, memory_order_relaxed);
@@ -157,9 +165,14 @@ int ouro__thread_attach(bool internal)
     if (!t)
         return OURO_ENOMEM;
     t->gp = ouro__gp_slot_acquire();
-    if (!t->gp || ouro__decbuf_init(t) != OURO_OK) {
+    /* The merge queue exists from the start: a request (a decrement on
+     * another thread) cannot report running out of memory. */
+    t->mq_cap = 16;
+    t->mq = ouro__mem_alloc(t->mq_cap * sizeof *t->mq);
+    if (!t->gp || !t->mq || ouro__decbuf_init(t) != OURO_OK) {
         if (t->gp)
             ouro__gp_slot_release(t->gp);
+        ouro__mem_free(t->mq);
         ouro__mem_free(t);
         ouro__tls.dec_pos = ouro__tls.dec_end = NULL;
         return OURO_ENOMEM;
@@ -169,6 +182,7 @@ int ouro__thread_attach(bool internal)
         pthread_mutex_unlock(&ouro__registry_lock);
         ouro__decbuf_fini(t);
         ouro__gp_slot_release(t->gp);
+        ouro__mem_free(t->mq);
         ouro__mem_free(t);
         return OURO_ESTATE;   /* 2^31 - 1 attaches: ids exhausted */
     }
@@ -218,6 +232,8 @@ static void detach_thread(ouro_thread *t)
     pthread_mutex_unlock(&ouro__registry_lock);
 
     ouro__process_merge_queue(t);                         /* step 3 */
+    ouro__mem_free(t->mq);   /* handed back by step 3; nobody queues now */
+    t->mq = NULL;
     ouro__orphan_hand_over(t);
 
     ouro__quarantine_flush(t);
