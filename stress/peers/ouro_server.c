@@ -121,6 +121,12 @@ static uint64_t phases_ns(const ouro_gc_stats *st)
     return sum;
 }
 
+/* Seconds the collections between two snapshots spent in one phase. */
+static double phase_s(const ouro_gc_stats *a, const ouro_gc_stats *b, int p)
+{
+    return (double)(b->total_phase_ns[p] - a->total_phase_ns[p]) / 1e9;
+}
+
 int ouro_server(const peer_options *o)
 {
     int gc = !strcmp(o->variant, "gc");
@@ -186,7 +192,10 @@ int ouro_server(const peer_options *o)
            "\"cpu_us_per_request\": %.3f, \"build_s\": %.2f, "
            "\"idle_collect_ms\": %.1f, \"idle_collect_found\": %lld, "
            "\"collections\": %llu, \"collected\": %llu, "
-           "\"candidates\": %llu, \"collecting_s\": %.3f, "
+           "\"candidates\": %llu, \"examined\": %llu, "
+           "\"collecting_s\": %.3f, \"phase_s\": {\"candidates\": %.3f, "
+           "\"trial\": %.3f, \"validate\": %.3f, \"finalize\": %.3f, "
+           "\"free\": %.3f}, "
            "\"objects_at_start\": %llu, \"objects_at_end\": %llu, "
            "\"own_pauses\": %llu, \"own_pause_p50_us\": %.2f, "
            "\"own_pause_p99_us\": %.2f, \"own_pause_p999_us\": %.2f, "
@@ -202,7 +211,13 @@ int ouro_server(const peer_options *o)
            (unsigned long long)(g1.collections - g0.collections),
            (unsigned long long)(g1.collected - g0.collected),
            (unsigned long long)(g1.candidates - g0.candidates),
+           (unsigned long long)(g1.examined - g0.examined),
            (phases_ns(&g1) - phases_ns(&g0)) / 1e9,
+           phase_s(&g0, &g1, OURO_GC_PHASE_CANDIDATES),
+           phase_s(&g0, &g1, OURO_GC_PHASE_TRIAL),
+           phase_s(&g0, &g1, OURO_GC_PHASE_VALIDATE),
+           phase_s(&g0, &g1, OURO_GC_PHASE_FINALIZE),
+           phase_s(&g0, &g1, OURO_GC_PHASE_FREE),
            (unsigned long long)st0.live_objects,
            (unsigned long long)st1.live_objects,
            (unsigned long long)pw.count, pw.p50_ns / 1e3, pw.p99_ns / 1e3,
