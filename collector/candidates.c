@@ -41,14 +41,21 @@ typedef struct shard {
     char pad[64];
 } shard;
 
-static shard shards[SHARDS];
+/* Two sets of SHARDS shards each: the young set (mutators buffer here)
+ * and the old set (candidates that were old when a young collection took
+ * them, and old objects its walks stopped at; the collector alone inserts
+ * there). */
+enum { YOUNG_SET = 0, OLD_SET = 1 };
+static shard shards[2 * SHARDS];
 
 /* The tables the last take swapped out, kept for ouro__cand_was_taken until
  * ouro__cand_forget_taken (collector thread only). */
 static struct taken_tables {
     table cur, old;
-} taken[SHARDS];
-static _Atomic uint64_t added;   /* since the last take */
+    size_t live;   /* the candidates taken from them */
+} taken[2 * SHARDS];
+static _Atomic uint64_t added;      /* young, since the last take */
+static _Atomic uint64_t old_added;  /* old, since the last full take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
 /* Candidates are placed by address: a 4 KiB page's objects go to one
@@ -71,10 +78,11 @@ static inline uint64_t spread(uintptr_t x)
     return (uint64_t)x * 0x9e3779b97f4a7c15ull;
 }
 
-static shard *shard_of(const ouro_object *o)
+static shard *shard_of(int set, const ouro_object *o)
 {
     _Static_assert(SHARDS == 64, "shard_of takes the top 6 bits");
-    return &shards[spread((uintptr_t)o >> PAGE_SHIFT) >> 58];
+    return &shards[set * SHARDS +
+                   (size_t)(spread((uintptr_t)o >> PAGE_SHIFT) >> 58)];
 }
 
 static size_t slot_hash(const ouro_object *o, size_t cap)
@@ -94,13 +102,14 @@ static void table_free(table *t)
 
 int ouro__cand_init(void)
 {
-    for (int i = 0; i < SHARDS; i++) {
+    for (int i = 0; i < 2 * SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_init(&s->lock, NULL);
         s->cur = s->old = s->ready = (table){NULL, 0, 0};
         s->old_pos = s->old_live = s->live = 0;
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
+    atomic_store_explicit(&old_added, 0, memory_order_relaxed);
     atomic_store_explicit(&overflowed, false, memory_order_relaxed);
     return OURO_OK;
 }
@@ -108,7 +117,7 @@ int ouro__cand_init(void)
 void ouro__cand_fini(void)
 {
     ouro__cand_forget_taken(NULL);
-    for (int i = 0; i < SHARDS; i++) {
+    for (int i = 0; i < 2 * SHARDS; i++) {
         shard *s = &shards[i];
         table_free(&s->cur);
         table_free(&s->old);
@@ -220,18 +229,21 @@ static void grow_locked(shard *s, ouro_object **slots, size_t cap)
     s->cur = (table){slots, cap, 0};
 }
 
-void ouro__buffer_candidate(ouro_object *o)
+/* Place o in `set`; false if it was BUFFERED already or there was no
+ * memory.  A taken candidate (still BUFFERED, in no set) is placed all the
+ * same. */
+static bool insert(int set, ouro_object *o, bool taken_one)
 {
-    shard *s = shard_of(o);
+    shard *s = shard_of(set, o);
     ouro_object **spare = NULL;   /* a bigger table, made outside the lock */
     size_t spare_cap = 0;
     pthread_mutex_lock(&s->lock);
     for (;;) {
         uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-        if (gc & OURO__GC_BUFFERED) {
+        if ((gc & OURO__GC_BUFFERED) && !taken_one) {
             pthread_mutex_unlock(&s->lock);
             ouro__mem_free(spare);
-            return;
+            return false;
         }
         size_t need = need_locked(s);
         if (!need)
@@ -258,19 +270,20 @@ void ouro__buffer_candidate(ouro_object *o)
             /* Out of memory.  Past 3/4 full the table still takes entries
              * (slower probes) while one slot stays empty; the next
              * insertion tries to grow it again. */
-            if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-                  OURO__GC_BUFFERED) &&
-                s->cur.cap && s->cur.used + s->old_live + 2 <= s->cur.cap)
+            bool mine = taken_one || !(atomic_load_explicit(
+                                           &o->ob_gc, memory_order_relaxed) &
+                                       OURO__GC_BUFFERED);
+            if (mine && s->cur.cap &&
+                s->cur.used + s->old_live + 2 <= s->cur.cap)
                 break;
             pthread_mutex_unlock(&s->lock);
             /* Full, or no table at all.  This may have been the last
              * decrement its cycle will ever see, so the next collection
              * looks at the whole heap; collecting is also the way to get
              * memory back.  (Buffered meanwhile by another thread: fine.) */
-            if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-                  OURO__GC_BUFFERED))
+            if (mine)
                 ouro__cand_overflow_set();
-            return;
+            return false;
         }
     }
     /* Under the shard lock: ouro__cand_remove and the collector's take see
@@ -279,10 +292,36 @@ void ouro__buffer_candidate(ouro_object *o)
                              memory_order_relaxed);
     place(&s->cur, o);
     s->live++;
-    uint64_t n = atomic_fetch_add_explicit(&added, 1, memory_order_relaxed) + 1;
     pthread_mutex_unlock(&s->lock);
     ouro__mem_free(spare);   /* someone else grew the shard meanwhile */
+    return true;
+}
+
+void ouro__buffer_candidate(ouro_object *o)
+{
+    if (!insert(YOUNG_SET, o, false))
+        return;
+    uint64_t n = atomic_fetch_add_explicit(&added, 1, memory_order_relaxed) + 1;
     ouro__gc_candidates_grew(n);
+}
+
+bool ouro__cand_defer(ouro_object *o)
+{
+    if (!insert(OLD_SET, o, true))
+        return false;
+    atomic_fetch_add_explicit(&old_added, 1, memory_order_relaxed);
+    return true;
+}
+
+void ouro__cand_buffer_old(ouro_object *o)
+{
+    if (insert(OLD_SET, o, false))
+        atomic_fetch_add_explicit(&old_added, 1, memory_order_relaxed);
+}
+
+uint64_t ouro__cand_old_count(void)
+{
+    return atomic_load_explicit(&old_added, memory_order_relaxed);
 }
 
 void ouro__cand_overflow_set(void)
@@ -297,6 +336,11 @@ void ouro__cand_overflow_set(void)
     ouro__gc_request();
 }
 
+bool ouro__cand_overflow_pending(void)
+{
+    return atomic_load_explicit(&overflowed, memory_order_relaxed);
+}
+
 bool ouro__cand_overflow_take(void)
 {
     /* Plain load first: the common case writes nothing. */
@@ -304,9 +348,8 @@ bool ouro__cand_overflow_take(void)
            atomic_exchange_explicit(&overflowed, false, memory_order_acquire);
 }
 
-bool ouro__cand_remove(ouro_object *o)
+static bool remove_from(shard *s, const ouro_object *o)
 {
-    shard *s = shard_of(o);
     pthread_mutex_lock(&s->lock);
     bool found = table_remove(&s->cur, o);
     if (!found && table_remove(&s->old, o)) {
@@ -317,6 +360,13 @@ bool ouro__cand_remove(ouro_object *o)
         s->live--;
     pthread_mutex_unlock(&s->lock);
     return found;
+}
+
+bool ouro__cand_remove(ouro_object *o)
+{
+    /* Young first: an old candidate's death is the rarer case. */
+    return remove_from(shard_of(YOUNG_SET, o), o) ||
+           remove_from(shard_of(OLD_SET, o), o);
 }
 
 /* Room in *all for `extra` more entries (allocated outside any lock). */
@@ -387,6 +437,7 @@ static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
         }
     }
     ouro__mem_free(fresh);   /* a ready table was swapped in instead */
+    size_t before = *k;
     copy_entries(&cur, *all, k);
     copy_entries(&old, *all, k);
     struct taken_tables *tt = &taken[s - shards];
@@ -394,39 +445,59 @@ static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
     table_free(&tt->old);
     tt->cur = cur;
     tt->old = old;
+    tt->live = *k - before;
     return true;
 }
 
 bool ouro__cand_was_taken(const ouro_object *o)
 {
-    const struct taken_tables *tt = &taken[shard_of(o) - shards];
-    return table_has(&tt->cur, o) || table_has(&tt->old, o);
+    for (int set = YOUNG_SET; set <= OLD_SET; set++) {
+        const struct taken_tables *tt = &taken[shard_of(set, o) - shards];
+        if (table_has(&tt->cur, o) || table_has(&tt->old, o))
+            return true;
+    }
+    return false;
 }
 
 void ouro__cand_untake(const ouro_object *o)
 {
-    struct taken_tables *tt = &taken[shard_of(o) - shards];
-    if (!table_remove(&tt->cur, o))
-        table_remove(&tt->old, o);
+    for (int set = YOUNG_SET; set <= OLD_SET; set++) {
+        struct taken_tables *tt = &taken[shard_of(set, o) - shards];
+        if (table_remove(&tt->cur, o) || table_remove(&tt->old, o))
+            return;
+    }
 }
 
 void ouro__cand_forget_taken(ouro_thread *self)
 {
-    for (int i = 0; i < SHARDS; i++) {
+    for (int i = 0; i < 2 * SHARDS; i++) {
         if (self)
             ouro__quiescent(self);
         /* The larger taken table is zeroed here, on the collector, and
-         * becomes the shard's ready table unless it has a larger one. */
+         * becomes the shard's ready table unless it has a larger one.  One
+         * far larger than the shard needed this time (a burst of
+         * candidates once) is replaced by one for twice what it held:
+         * every take copies a table's every slot, and this zeroes them. */
         table t = taken[i].cur.cap >= taken[i].old.cap ? taken[i].cur
                                                        : taken[i].old;
         table other = taken[i].cur.cap >= taken[i].old.cap ? taken[i].old
                                                            : taken[i].cur;
+        size_t want = cap_for(2 * taken[i].live);
         taken[i].cur = taken[i].old = (table){NULL, 0, 0};
+        taken[i].live = 0;
         table_free(&other);
         if (!t.slots)
             continue;
-        memset(t.slots, 0, t.cap * sizeof *t.slots);
-        t.used = 0;
+        if (t.cap > 4 * want) {
+            table_free(&t);
+            ouro_object **slots = zeroed_slots(want);
+            if (!slots)
+                continue;
+            t = (table){slots, want, 0};
+        } else {
+            memset(t.slots, 0, t.cap * sizeof *t.slots);
+            t.used = 0;
+        }
         shard *s = &shards[i];
         pthread_mutex_lock(&s->lock);
         if (s->ready.cap < t.cap) {
@@ -439,14 +510,16 @@ void ouro__cand_forget_taken(ouro_thread *self)
     }
 }
 
-int ouro__cand_take_all(ouro_thread *self, ouro_object ***out, size_t *n)
+int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
+                        size_t *n)
 {
     ouro_object **all = NULL;
     size_t k = 0, cap = 0, total = 0;
+    int nshards = young ? SHARDS : 2 * SHARDS;
     ouro__cand_forget_taken(self);
     /* One array for all of them, as far as the count now tells
      * (make_room grows it for what is buffered meanwhile). */
-    for (int i = 0; i < SHARDS; i++) {
+    for (int i = 0; i < nshards; i++) {
         pthread_mutex_lock(&shards[i].lock);
         total += shards[i].live;
         pthread_mutex_unlock(&shards[i].lock);
@@ -457,7 +530,9 @@ int ouro__cand_take_all(ouro_thread *self, ouro_object ***out, size_t *n)
         return OURO_OK;   /* out of memory: all stay for the next time */
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
-    for (int i = 0; i < SHARDS; i++) {
+    if (!young)
+        atomic_store_explicit(&old_added, 0, memory_order_relaxed);
+    for (int i = 0; i < nshards; i++) {
         if (!take_shard(&shards[i], &all, &k, &cap))
             break;   /* out of memory: the rest stay for the next time */
         if (self)

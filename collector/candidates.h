@@ -8,8 +8,11 @@
  * dies while BUFFERED removes itself; if the collector took it first, the
  * collector owns its death (a "zombie", see docs/collector.md).
  *
- * 64 shards keyed by address, each an open-addressing table under its own
- * mutex.  BUFFERED is set under the shard's lock, together with the
+ * Two sets, young and old, of 64 shards keyed by address, each shard an
+ * open-addressing table under its own mutex.  Mutators buffer into the
+ * young set.  A young collection (collector/collect.c) takes only the
+ * young set and moves the old objects among them to the old set, where
+ * the next full collection finds them (docs/collector.md, "Generations").  BUFFERED is set under the shard's lock, together with the
  * insertion; it is cleared by whoever ends the object's candidacy: the
  * thread that removes it at its death, the collector when it holds it, or
  * the winner of the zombie claim.
@@ -26,7 +29,8 @@
 int ouro__cand_init(void);
 void ouro__cand_fini(void);
 
-/* Remove o if present (under the shard lock); true if it was there. */
+/* Remove o from whichever set holds it (under the shard lock); true if it
+ * was there. */
 bool ouro__cand_remove(ouro_object *o);
 
 /* Take every candidate out of the set (they stay BUFFERED until the
@@ -35,9 +39,20 @@ bool ouro__cand_remove(ouro_object *o);
  * that fit and leaves the others for the next time.  With `self` (online,
  * holding no borrowed pointer), it passes a quiescent point after each
  * shard, so that a long take does not hold up grace periods. */
-int ouro__cand_take_all(ouro_thread *self, ouro_object ***out, size_t *n);
+int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
+                        size_t *n);
 
-/* Was o among the candidates of the last take?  One probe of the table its
+/* Collector only.  Taken candidate o (still BUFFERED, held by the caller)
+ * goes to the old set, and a young collection's walk found old object o
+ * (held by the caller), which goes there unless it is BUFFERED already.
+ * _defer returns false without memory. */
+bool ouro__cand_defer(ouro_object *o);
+void ouro__cand_buffer_old(ouro_object *o);
+/* Candidates put in the old set since the last full take (an upper
+ * bound: those that died since are counted). */
+uint64_t ouro__cand_old_count(void);
+
+/* Was o among the candidates of the last take (of either set)?  One probe of the table its
  * shard had then, kept until ouro__cand_forget_taken (collector only),
  * which zeroes the larger one and leaves it to its shard as the table to
  * grow into. */
@@ -62,9 +77,11 @@ void ouro__zombie_claim(ouro_thread *t, ouro_object *o);
  * mark; _set raises it (or puts it back: that collection could not do it
  * either) and asks for an automatic collection. */
 bool ouro__cand_overflow_take(void);
+bool ouro__cand_overflow_pending(void);   /* a hint: _take decides */
 void ouro__cand_overflow_set(void);
 
-/* Candidates added since the last take (approximate, for the trigger). */
+/* Young candidates added since the last take (approximate, for the
+ * trigger). */
 uint64_t ouro__cand_count(void);
 
 #endif /* OURO_CANDIDATES_H */

@@ -114,13 +114,17 @@ static void await_decrements_in_flight(gc_ctx *c)
         handshake(c->self);
 }
 
-static void clear_marks(ouro_object *o)
+/* Unmark an examined object that lives on, and make it old (one CAS). */
+static void clear_marks_make_old(ouro_object *o)
 {
-    atomic_fetch_and_explicit(&o->ob_gc,
-                              OURO__GC_FLAGS_MASK &
-                                  ~(uint32_t)(OURO__GC_IN_GC | OURO__GC_TOUCHED |
-                                              OURO__GC_DIRTY | OURO__GC_HELD),
-                              memory_order_relaxed);
+    uint32_t keep = OURO__GC_FLAGS_MASK &
+                    ~(uint32_t)(OURO__GC_IN_GC | OURO__GC_TOUCHED |
+                                OURO__GC_DIRTY | OURO__GC_HELD);
+    uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &o->ob_gc, &gc, (gc & keep) | OURO__GC_OLD, memory_order_relaxed,
+        memory_order_relaxed))
+        ;
 }
 
 /* ---- take and trial deletion -------------------------------------------- */
@@ -271,6 +275,22 @@ static void visit_gray(ouro_object *child, void *arg)
         return;
     int64_t j = gc_table_lookup(&c->tab, child);
     if (j < 0) {
+        uint32_t gc = atomic_load_explicit(&child->ob_gc,
+                                           memory_order_relaxed);
+        if (c->run->young && (gc & OURO__GC_OLD)) {
+            /* A young collection stops at old objects.  A cycle through
+             * this one is left to the next full collection, which must
+             * therefore start a walk here: a candidate of the old set
+             * (docs/collector.md, "Generations").  Held while it is
+             * placed, so that it cannot die meanwhile; `child` is a
+             * borrowed pointer, safe as below. */
+            if (!(gc & OURO__GC_BUFFERED)) {
+                ouro_incref(child);
+                ouro__cand_buffer_old(child);
+                ouro__release_hold(c->self, child);
+            }
+            return;
+        }
         j = gc_table_add(&c->tab, child);
         if (j < 0) {
             c->oom = true;
@@ -656,7 +676,7 @@ static void release_rest(gc_ctx *c)
             continue;   /* freed */
         if (node->was_white)
             ouro__settle_keep(o);   /* settled as garbage, kept after all */
-        clear_marks(o);
+        clear_marks_make_old(o);
         /* Buffer again, so that a later collection looks at it:
          *  - a candidate whose count moved since trial deletion read it (a
          *    decrement may have seen it still BUFFERED just before our
@@ -883,7 +903,12 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 
     ouro_object **cands;
     size_t ncand;
-    ouro__cand_take_all(c.self, &cands, &ncand);   /* quiescent per shard */
+    /* With the whole heap to take (a buffering found no memory), this
+     * collection is a full one. */
+    if (run->young && ouro__cand_overflow_pending())
+        run->young = false;
+    ouro__cand_take_all(c.self, run->young, &cands, &ncand);   /* quiescent
+                                                                  per shard */
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(&c, cands, ncand);
@@ -894,8 +919,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     /* Before any candidate is marked, so that the snapshot's holds are not
      * touches, and the candidates' walks find its objects in the table
      * already (and hold none twice). */
-    if (ouro__cand_overflow_take())
+    if (ouro__cand_overflow_take()) {
+        run->young = false;   /* every tracked object is a node: no edge */
         take_whole_heap(&c);
+    }
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     for (size_t i = 0; i < ncand; i++) {
         quiesce_every(&c, i);
@@ -918,6 +945,20 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             untake(&c, i, o);
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
+            ouro__release_hold(c.self, o);
+            continue;
+        }
+        if (run->young && (atomic_load_explicit(&o->ob_gc,
+                                                memory_order_relaxed) &
+                           OURO__GC_OLD)) {
+            untake(&c, i, o);
+            if (!ouro__cand_defer(o)) {
+                atomic_fetch_and_explicit(&o->ob_gc,
+                                          ~(uint32_t)OURO__GC_BUFFERED,
+                                          memory_order_relaxed);
+                ouro__maybe_buffer(o);
+            }
+            run->deferred++;
             ouro__release_hold(c.self, o);
             continue;
         }

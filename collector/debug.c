@@ -118,8 +118,9 @@ void ouro__gc_report_start(const ouro_gc_info *info, uint64_t candidates)
     FILE *out = report_begin(OURO_GC_DEBUG_STATS);
     if (!out)
         return;
-    fprintf(out, "gc: collection %" PRIu64 ": %" PRIu64
-            " candidates buffered\n", info->collection, candidates);
+    fprintf(out, "gc: collection %" PRIu64 " (%s): %" PRIu64
+            " candidates buffered\n", info->collection,
+            info->full ? "full" : "young", candidates);
     report_end();
 }
 

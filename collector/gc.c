@@ -11,6 +11,7 @@
 #include "candidates.h"
 #include "dealloc.h"
 #include "debug.h"
+#include "heap.h"
 #include "refcount.h"
 
 #include <pthread.h>
@@ -41,6 +42,9 @@ static struct {
     pthread_t thread;
     bool started, stop;
     uint64_t requested, completed;     /* ouro_gc_collect tickets */
+    uint64_t full_requested;           /* last ticket asking for a full one */
+    uint64_t young_requested;          /* last one asking for a young one */
+    unsigned young_since_full;         /* collector thread only */
     int64_t last_result;
     ouro_gc_stats stats;               /* lock */
     struct callback callbacks[MAX_CALLBACKS];   /* lock */
@@ -165,18 +169,35 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int64_t run_collection(ouro_thread *self)
+enum kind { AUTOMATIC, YOUNG, FULL };
+
+/* An automatic collection is full every OURO_GC_FULL_EVERY collections
+ * (the completeness bound), or once the old set holds a quarter of the
+ * tracked objects: by then a full collection costs about what the young
+ * ones saved (docs/collector.md, "Generations"). */
+static bool full_due(void)
+{
+    size_t heap = ouro__heap_count();
+    uint64_t base = atomic_load_explicit(&gc.base_threshold,
+                                         memory_order_relaxed);
+    uint64_t old = ouro__cand_old_count();
+    return gc.young_since_full + 1 >= OURO_GC_FULL_EVERY ||
+           (old >= base && old * 4 >= heap);
+}
+
+static int64_t run_collection(ouro_thread *self, enum kind kind)
 {
     struct ouro_gc_run run;
     memset(&run, 0, sizeof run);
+    run.young = kind == YOUNG || (kind == AUTOMATIC && !full_due());
     ouro_gc_info info;
     memset(&info, 0, sizeof info);
+    info.full = !run.young;
     pthread_mutex_lock(&gc.lock);
     info.collection = gc.stats.collections + 1;
     pthread_mutex_unlock(&gc.lock);
     call_callbacks(OURO_GC_START, &info);
     ouro__gc_report_start(&info, ouro__cand_count());
-
     uint64_t start = ouro__now_ns(), cpu_start = thread_cpu_ns();
     int64_t found = ouro__gc_collect_once(self, &run);
     ouro_flush();   /* release the holds, free what the garbage released */
@@ -184,6 +205,9 @@ static int64_t run_collection(ouro_thread *self)
     uint64_t elapsed = ouro__now_ns() - start;
     uint64_t cpu = thread_cpu_ns() - cpu_start;
     adapt_threshold(&run);
+    /* A young collection that found the whole heap to take was full. */
+    info.full = !run.young;
+    gc.young_since_full = run.young ? gc.young_since_full + 1 : 0;
 
     info.candidates = run.candidates;
     info.unreachable = run.unreachable;
@@ -199,6 +223,8 @@ static int64_t run_collection(ouro_thread *self)
     st->examined += run.examined;
     st->aborted += run.aborted;
     st->zombies += run.zombies;
+    st->full_collections += !run.young;
+    st->deferred += run.deferred;
     st->last_collection_ns = elapsed;
     st->last_collection_cpu_ns = cpu;
     for (int p = 0; p < OURO_GC_PHASES; p++) {
@@ -258,8 +284,11 @@ static void *collector_main(void *arg)
         if (automatic && ticket == gc.completed &&
             !atomic_load_explicit(&gc.enabled, memory_order_relaxed))
             continue;
+        enum kind kind = gc.full_requested > gc.completed    ? FULL
+                         : gc.young_requested > gc.completed ? YOUNG
+                                                             : AUTOMATIC;
         pthread_mutex_unlock(&gc.lock);
-        int64_t found = run_collection(self);
+        int64_t found = run_collection(self, kind);
         pthread_mutex_lock(&gc.lock);
         gc.last_result = found;
         gc.completed = ticket;
@@ -287,6 +316,8 @@ int ouro__gc_start(const ouro_config *config)
     memset(&gc.stats, 0, sizeof gc.stats);
     gc.ncallbacks = 0;
     gc.requested = gc.completed = 0;
+    gc.full_requested = gc.young_requested = 0;
+    gc.young_since_full = 0;
     gc.stop = false;
     int err = ouro__cand_init();
     if (err != OURO_OK)
@@ -318,7 +349,7 @@ void ouro__gc_stop(void)
      * that died while taken are ours to free. */
     ouro_object **cands;
     size_t n;
-    ouro__cand_take_all(NULL, &cands, &n);
+    ouro__cand_take_all(NULL, false, &cands, &n);   /* both sets */
     ouro_thread *self = ouro__self;
     for (size_t i = 0; i < n; i++) {
         ouro_object *o = cands[i];
@@ -335,9 +366,9 @@ void ouro__gc_stop(void)
     ouro__cand_fini();
 }
 
-int64_t ouro_gc_collect(void)
+static int64_t collect_now(const char *who, bool young)
 {
-    ouro__self_or_die("ouro_gc_collect");
+    ouro__self_or_die(who);
     if (on_collector_thread)
         return OURO_ESTATE;   /* from a finalizer or callback: would wait
                                  for itself */
@@ -347,6 +378,10 @@ int64_t ouro_gc_collect(void)
     int64_t found = OURO_ESTATE;
     if (gc.started) {
         uint64_t ticket = ++gc.requested;
+        if (young)
+            gc.young_requested = ticket;
+        else
+            gc.full_requested = ticket;
         pthread_cond_signal(&gc.wake);
         while (gc.completed < ticket)
             pthread_cond_wait(&gc.done, &gc.lock);
@@ -355,6 +390,16 @@ int64_t ouro_gc_collect(void)
     pthread_mutex_unlock(&gc.lock);
     ouro_blocking_end();
     return found;
+}
+
+int64_t ouro_gc_collect(void)
+{
+    return collect_now("ouro_gc_collect", false);
+}
+
+int64_t ouro_gc_collect_young(void)
+{
+    return collect_now("ouro_gc_collect_young", true);
 }
 
 void ouro_gc_enable(void)

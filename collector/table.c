@@ -29,7 +29,7 @@ void gc_table_free(gc_table *t)
 void gc_table_reset(gc_table *t, size_t expect)
 {
     /* The smallest runs that number `expect` nodes: one pointer each up
-     * to about a million nodes, 16 (two cache lines) at 16 million. */
+     * to about half a million nodes, 32 (four cache lines) at 16 million. */
     t->shift = 0;
     while (((size_t)(OURO__GC_NODE_MAX - 1) << t->shift) < expect &&
            t->shift < 16)

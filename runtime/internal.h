@@ -69,11 +69,12 @@ enum {
     OURO__GC_DIRTY = 1u << 9,       /* its references changed while IN_GC */
     OURO__GC_HAS_WEAKREFS = 1u << 10,  /* may have weak references (weakref.h) */
     OURO__GC_FROZEN = 1u << 11,     /* never examined by the collector */
+    OURO__GC_OLD = 1u << 12,        /* survived a collection that examined it */
 };
 
-/* Bits 12..31 of ob_gc: while the collector holds an object, its index in
+/* Bits 13..31 of ob_gc: while the collector holds an object, its index in
  * the collector's side table plus one (0: none); collector/table.c. */
-#define OURO__GC_NODE_SHIFT 12
+#define OURO__GC_NODE_SHIFT 13
 #define OURO__GC_NODE_MAX ((1u << (32 - OURO__GC_NODE_SHIFT)) - 1)
 #define OURO__GC_FLAGS_MASK ((1u << OURO__GC_NODE_SHIFT) - 1)
 

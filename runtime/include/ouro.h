@@ -255,6 +255,18 @@ void ouro_get_stats(ouro_stats *out);
  * contains itself: 1; a two-object cycle: 2), or a negative OURO_E* code. */
 int64_t ouro_gc_collect(void);
 
+/* Generations.  An object that a collection examined and kept is old.
+ * Automatic collections are young: they examine only candidates that are
+ * not old (the old ones wait in the old set), and their walks stop at old
+ * objects.  Every OURO_GC_FULL_EVERY-th automatic collection, or sooner
+ * once the old set holds a quarter of the tracked objects, is full, as is
+ * every ouro_gc_collect().  A garbage cycle with no old member is freed by
+ * the next collection; one with an old member, by the next full one
+ * (docs/collector.md, "Generations"). */
+#define OURO_GC_FULL_EVERY 16
+/* Run a young collection now and wait for it; returns as ouro_gc_collect. */
+int64_t ouro_gc_collect_young(void);
+
 /* Automatic collection (on by default). */
 void ouro_gc_enable(void);
 void ouro_gc_disable(void);
@@ -294,6 +306,9 @@ typedef struct ouro_gc_stats {
     uint64_t last_collection_cpu_ns;  /* CPU time the collector used for it */
     uint64_t paced;               /* safepoints that waited for a collection
                                      that had fallen behind (pacing) */
+    uint64_t full_collections;    /* of `collections`, the full ones */
+    uint64_t deferred;            /* old candidates a young collection left
+                                     to the next full one */
 } ouro_gc_stats;
 
 void ouro_gc_get_stats(ouro_gc_stats *out);
@@ -307,6 +322,7 @@ typedef struct ouro_gc_info {
     uint64_t collected;
     uint64_t aborted;
     uint64_t phase_ns[OURO_GC_PHASES];
+    int full;                     /* 1: a full collection, 0: a young one */
 } ouro_gc_info;
 typedef void (*ouro_gc_callback)(ouro_gc_event event, const ouro_gc_info *info,
                                  void *arg);
