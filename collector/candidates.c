@@ -287,9 +287,18 @@ static bool insert(int set, ouro_object *o, bool taken_one)
         }
     }
     /* Under the shard lock: ouro__cand_remove and the collector's take see
-     * BUFFERED and the entry together. */
-    atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
-                             memory_order_relaxed);
+     * BUFFERED and the entry together.  The lock alone does not exclude a
+     * second insertion: the young and the old shard of o have different
+     * locks, and a mutator's buffering and a walk's boundary insertion may
+     * race.  The flag's old value decides: whoever set it places o, so a
+     * BUFFERED object is in exactly one set (or taken). */
+    uint32_t prev = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
+                                             memory_order_relaxed);
+    if ((prev & OURO__GC_BUFFERED) && !taken_one) {
+        pthread_mutex_unlock(&s->lock);
+        ouro__mem_free(spare);
+        return false;
+    }
     place(&s->cur, o);
     s->live++;
     pthread_mutex_unlock(&s->lock);
@@ -527,20 +536,24 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
     if (total && !make_room(&all, 0, &cap, total + total / 8 + 64)) {
         *out = NULL;
         *n = 0;
-        return OURO_OK;   /* out of memory: all stay for the next time */
+        return OURO_ENOMEM;   /* all stay for the next time */
     }
     atomic_store_explicit(&added, 0, memory_order_relaxed);
-    if (!young)
-        atomic_store_explicit(&old_added, 0, memory_order_relaxed);
+    int err = OURO_OK;
     for (int i = 0; i < nshards; i++) {
-        if (!take_shard(&shards[i], &all, &k, &cap))
-            break;   /* out of memory: the rest stay for the next time */
+        if (!take_shard(&shards[i], &all, &k, &cap)) {
+            err = OURO_ENOMEM;   /* the rest stay for the next time */
+            break;
+        }
         if (self)
             ouro__quiescent(self);
     }
+    /* Only the collector inserts into the old set, and it is here. */
+    if (!young && err == OURO_OK)
+        atomic_store_explicit(&old_added, 0, memory_order_relaxed);
     *out = all;
     *n = k;
-    return OURO_OK;
+    return err;
 }
 
 void ouro__cand_forget(ouro_object *o)

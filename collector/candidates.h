@@ -33,8 +33,9 @@ void ouro__cand_fini(void);
  * was there. */
 bool ouro__cand_remove(ouro_object *o);
 
-/* Take every candidate out of the set (they stay BUFFERED until the
- * collector holds them).  Returns an array from ouro__mem_alloc (or NULL
+/* Take every candidate out of the young set, or out of both sets (they
+ * stay BUFFERED until the collector holds them); OURO_ENOMEM if some
+ * shards could not be taken.  Returns an array from ouro__mem_alloc (or NULL
  * when empty) in *out and its length.  Out of memory, it takes the shards
  * that fit and leaves the others for the next time.  With `self` (online,
  * holding no borrowed pointer), it passes a quiescent point after each

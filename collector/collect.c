@@ -907,8 +907,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * collection is a full one. */
     if (run->young && ouro__cand_overflow_pending())
         run->young = false;
-    ouro__cand_take_all(c.self, run->young, &cands, &ncand);   /* quiescent
-                                                                  per shard */
+    /* quiescent per shard */
+    run->old_taken = ouro__cand_take_all(c.self, run->young, &cands,
+                                         &ncand) == OURO_OK &&
+                     !run->young;
     /* Address order: every later pass walks the nodes in table order, and
      * objects allocated together lie together (the set's order is random). */
     sort_by_address(&c, cands, ncand);
@@ -920,7 +922,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * touches, and the candidates' walks find its objects in the table
      * already (and hold none twice). */
     if (ouro__cand_overflow_take()) {
-        run->young = false;   /* every tracked object is a node: no edge */
+        /* Every tracked object is a node: no boundary.  (If the mark went
+         * up after the young take began, the old set was not taken: the
+         * collection does not count as full.) */
+        run->young = false;
         take_whole_heap(&c);
     }
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
@@ -951,14 +956,18 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         if (run->young && (atomic_load_explicit(&o->ob_gc,
                                                 memory_order_relaxed) &
                            OURO__GC_OLD)) {
+            /* Old: left to the next full collection, in the old set.
+             * Moved under our hold, so that its death cannot be decided
+             * while it is in no set (docs/collector.md, "Generations"). */
             untake(&c, i, o);
-            if (!ouro__cand_defer(o)) {
+            if (ouro__cand_defer(o)) {
+                run->deferred++;
+            } else {   /* no memory: back in the young set, if it can */
                 atomic_fetch_and_explicit(&o->ob_gc,
                                           ~(uint32_t)OURO__GC_BUFFERED,
                                           memory_order_relaxed);
                 ouro__maybe_buffer(o);
             }
-            run->deferred++;
             ouro__release_hold(c.self, o);
             continue;
         }

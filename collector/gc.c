@@ -205,9 +205,10 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     uint64_t elapsed = ouro__now_ns() - start;
     uint64_t cpu = thread_cpu_ns() - cpu_start;
     adapt_threshold(&run);
-    /* A young collection that found the whole heap to take was full. */
-    info.full = !run.young;
-    gc.young_since_full = run.young ? gc.young_since_full + 1 : 0;
+    /* Full only if it took the whole old set (not out of memory, nor a
+     * young take turned into a whole-heap one by the overflow mark). */
+    info.full = run.old_taken;
+    gc.young_since_full = run.old_taken ? 0 : gc.young_since_full + 1;
 
     info.candidates = run.candidates;
     info.unreachable = run.unreachable;
@@ -223,7 +224,7 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     st->examined += run.examined;
     st->aborted += run.aborted;
     st->zombies += run.zombies;
-    st->full_collections += !run.young;
+    st->full_collections += run.old_taken;
     st->deferred += run.deferred;
     st->last_collection_ns = elapsed;
     st->last_collection_cpu_ns = cpu;

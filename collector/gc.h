@@ -36,7 +36,8 @@ static inline void ouro__gc_written(ouro_object *o)
 struct ouro_gc_run {
     bool young;   /* in: old candidates deferred, old objects not entered */
     uint64_t candidates, examined, unreachable, collected, aborted, zombies;
-    uint64_t deferred;   /* out: old candidates put back for later */
+    uint64_t deferred;   /* out: old candidates moved to the old set */
+    bool old_taken;      /* out: the whole old set was taken (a full one) */
     uint64_t phase_ns[OURO_GC_PHASES];
 };
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run);

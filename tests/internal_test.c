@@ -9,6 +9,7 @@
 #include "orphan.h"
 #include "strtab.h"
 #include "dealloc.h"
+#include "candidates.h"
 #include "gc.h"
 #include "refcount.h"
 
@@ -622,6 +623,71 @@ static void collector_passes_quiescent_points_while_sorting(void **state)
     ouro_gc_collect();
 }
 
+/* ---- 8. a mutator's buffering and a walk's boundary insertion of one
+ * object race under different shard locks (young and old set): exactly one
+ * of them places it ------------------------------------------------------ */
+
+#define RACED 4000
+static ouro_object *raced[RACED];
+static _Atomic int raced_turn[RACED];
+
+/* Both sides meet at each object, then insert it at once. */
+static void meet(int i)
+{
+    atomic_fetch_add(&raced_turn[i], 1);
+    while (atomic_load(&raced_turn[i]) < 2)
+        ;
+}
+
+static void *buffer_as_mutator(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    for (int i = 0; i < RACED; i++) {
+        meet(i);
+        ouro__buffer_candidate(raced[i]);
+    }
+    ouro_thread_detach();
+    return NULL;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void racing_insertions_place_an_object_once(void **state)
+{
+    (void)state;
+    for (int i = 0; i < RACED; i++) {
+        raced[i] = ouro_list_new(0);
+        atomic_store(&raced_turn[i], 0);
+    }
+    pthread_t th;
+    pthread_create(&th, NULL, buffer_as_mutator, NULL);
+    for (int i = 0; i < RACED; i++) {
+        meet(i);
+        ouro__cand_buffer_old(raced[i]);   /* as a young walk's boundary */
+    }
+    pthread_join(th, NULL);
+    ouro_object **taken;
+    size_t n;
+    assert_int_equal(ouro__cand_take_all(NULL, false, &taken, &n), OURO_OK);
+    qsort(taken, n, sizeof *taken, by_address);
+    size_t twice = 0;
+    for (size_t i = 1; i < n; i++)
+        twice += taken[i] == taken[i - 1];
+    /* Out of the set: their candidacy ends here. */
+    for (size_t i = 0; i < n; i++)
+        atomic_fetch_and(&taken[i]->ob_gc, ~(uint32_t)OURO__GC_BUFFERED);
+    ouro__mem_free(taken);
+    for (int i = 0; i < RACED; i++)
+        ouro_decref(raced[i]);
+    assert_int_equal(twice, 0);
+    assert_int_equal(n, RACED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -640,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             take_search_stays_near_on_a_wide_range, arenas_setup,
             arenas_teardown),
+        OURO_TEST(racing_insertions_place_an_object_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
