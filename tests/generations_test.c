@@ -124,7 +124,7 @@ static void count_kinds(ouro_gc_event event, const ouro_gc_info *info,
         atomic_fetch_add(&full_seen, 1);
 }
 
-static void every_sixteenth_automatic_collection_is_full(void **state)
+static void every_full_every_th_automatic_collection_is_full(void **state)
 {
     (void)state;
     atomic_store(&collections_seen, 0);
@@ -155,7 +155,7 @@ int main(void)
         OURO_TEST(young_collection_frees_young_cycles),
         OURO_TEST(young_collection_defers_old_candidates),
         OURO_TEST(cycle_through_an_old_object_is_freed_by_the_full_collection),
-        OURO_TEST(every_sixteenth_automatic_collection_is_full),
+        OURO_TEST(every_full_every_th_automatic_collection_is_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,7 +263,7 @@ int64_t ouro_gc_collect(void);
  * every ouro_gc_collect().  A garbage cycle with no old member is freed by
  * the next collection; one with an old member, by the next full one
  * (docs/collector.md, "Generations"). */
-#define OURO_GC_FULL_EVERY 16
+#define OURO_GC_FULL_EVERY 64
 /* Run a young collection now and wait for it; returns as ouro_gc_collect. */
 int64_t ouro_gc_collect_young(void);
 
