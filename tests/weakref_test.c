@@ -312,6 +312,11 @@ static void weak_get_races_with_the_last_release(void **state)
             ouro_decref(w);
         }
         ouro_safepoint();
+        /* Once, a reader must have found a referent alive: on a busy
+         * machine the readers may otherwise not run before the rounds end
+         * (a CI run saw no get at all). */
+        while (round == 0 && atomic_load(&hits) == 0)
+            ouro_safepoint();
         /* The last strong references go while readers dereference. */
         for (int i = 0; i < PER_ROUND; i++)
             ouro_decref(objs[i]);
