@@ -83,16 +83,19 @@ static void *owner_thread(void *arg)
     return NULL;
 }
 
-static void queued_merge_frees_on_owner(void **state)
+/* The owner makes `handed` with 1 + extra references and waits; `drop`
+ * releases them from here, which queues exactly one merge request and
+ * frees nothing until the owner merges, which frees the object. */
+static void hand_over_and_merge(intptr_t extra, void (*drop)(void))
 {
     atomic_store(&phase, 0);
     pthread_t th;
-    pthread_create(&th, NULL, owner_thread, (void *)0);
+    pthread_create(&th, NULL, owner_thread, (void *)extra);
     while (atomic_load(&phase) != 1)
         ouro_safepoint();
     ouro_stats before;
     ouro_get_stats(&before);
-    ouro_decref(handed);                   /* crosses zero on the shared side */
+    drop();
     ouro_flush();                          /* applies it: queued to the owner */
     ouro_stats mid;
     ouro_get_stats(&mid);
@@ -109,37 +112,32 @@ static void queued_merge_frees_on_owner(void **state)
     pthread_join(th, NULL);
 }
 
+static void drop_the_one_reference(void)
+{
+    ouro_decref(handed);                   /* crosses zero on the shared side */
+}
+
+static void queued_merge_frees_on_owner(void **state)
+{
+    hand_over_and_merge(0, drop_the_one_reference);
+}
+
 /* A run of decrements by a non-owner is applied in one step: here it takes
  * the shared count from 2 past zero to -2, so one reference goes to the
  * owner's merge queue, and the owner's merge (local 3, shared -2, less the
  * queued reference) frees the object. */
-static void decrement_run_crosses_zero_once(void **state)
+static void drop_a_run_of_five(void)
 {
-    atomic_store(&phase, 0);
-    pthread_t th;
-    pthread_create(&th, NULL, owner_thread, (void *)2);   /* 3 references */
-    while (atomic_load(&phase) != 1)
-        ouro_safepoint();
-    ouro_stats before;
-    ouro_get_stats(&before);
     ouro_incref(handed);
     ouro_incref(handed);                   /* shared count 2 */
     assert_int_equal(ouro_refcnt(handed), 5);
     for (int i = 0; i < 5; i++)
         ouro_decref(handed);               /* one run of 5 in the batch */
-    ouro_flush();
-    ouro_stats mid;
-    ouro_get_stats(&mid);
-    assert_int_equal(mid.queued_merges, before.queued_merges + 1);
-    assert_int_equal(mid.freed, before.freed);
-    atomic_store(&phase, 2);
-    while (atomic_load(&phase) != 3)
-        ouro_safepoint();
-    ouro_stats after;
-    ouro_get_stats(&after);
-    assert_int_equal(after.freed, before.freed + 1);
-    atomic_store(&phase, 4);
-    pthread_join(th, NULL);
+}
+
+static void decrement_run_crosses_zero_once(void **state)
+{
+    hand_over_and_merge(2, drop_a_run_of_five);   /* 3 references */
 }
 
 /* A run on a merged object: the decrement that reaches zero frees it. */
