@@ -1,113 +1,162 @@
 /*
- * candidates.c - the sharded candidate set (see candidates.h).
+ * candidates.c - the candidate set as an address-indexed bitmap (see
+ * candidates.h).
+ *
+ * Every 16-byte granule of the address space has one bit per set (young,
+ * old): set while an object that starts there is in that set.  Objects are
+ * 16-byte aligned (ouro__alloc_object checks) and longer than a granule,
+ * so a granule is the start of at most one live object.
+ *
+ *   top[]       one directory per 2^35 bytes (32 GiB) of addresses
+ *   directory   the regions of its 32 GiB, one per 2 MiB, and per set a
+ *               bit per region: "may hold entries" (dirty)
+ *   region      per set a bitmap of its 2^17 granules, and per set a bit
+ *               per bitmap word: "may be nonzero" (summary)
+ *
+ * Directories and regions are allocated on first use and freed only by
+ * ouro__cand_fini: about 1/64 of the address range tracked objects have
+ * occupied.  Addresses at or above 2^48 have no bit; buffering one raises
+ * the overflow mark instead (the next collection takes the whole heap).
+ *
+ * Insertion sets the granule's bit, then the word's summary bit, then the
+ * region's dirty bit, each checked with a load first and set only if
+ * clear.  A take exchanges dirty words, then the summary words of the
+ * regions they name, then the bitmap words those name, each for zero, and
+ * emits what it got in address order.  Every one of these accesses is
+ * seq_cst.  Then a bit that an insertion found already set (a load) was set
+ * before, in the single total order, any exchange that clears it; that
+ * exchange's take goes on to exchange the level below, after the
+ * insertion's write there, and so gets it.  A bit an insertion sets itself
+ * is found by the next take.  So every inserted entry is taken exactly
+ * once (the exchanges of a word are totally ordered), by the take that
+ * follows its insertion or the one after that.  Summary and dirty bits may
+ * be stale (an entry removed, or taken without them): a take then finds an
+ * empty word, and costs a load.
+ *
+ * Removal clears the granule's bit with a fetch-and; the bit it saw says
+ * whether the object was still in the set or taken.  An insertion and a
+ * removal of one object never overlap: the inserting thread holds a
+ * reference until it is done (candidates.h), and a removal follows the
+ * death, which a decrement after that reference's release decides.
  */
 #include "candidates.h"
 
 #include "dealloc.h"
 #include "gc.h"
 
-#include <pthread.h>
 #include <string.h>
 
-#define SHARDS 64
-#define MIN_CAP 64
-#define TOMBSTONE ((ouro_object *)1)
-/* Slots of the previous table moved per insertion while a shard grows:
- * enough that the old table is empty long before the new one fills (it
- * has at most 3/8 of the new capacity in entries). */
-#define DRAIN_STEP 32
+#define GRANULE_SHIFT 4
+#define REGION_SHIFT 21
+#define DIR_SHIFT 35
+#define ADDRESS_BITS 48
+#define REGION_WORDS ((size_t)1 << (REGION_SHIFT - GRANULE_SHIFT - 6))
+#define SUMMARY_WORDS (REGION_WORDS / 64)
+#define DIR_REGIONS ((size_t)1 << (DIR_SHIFT - REGION_SHIFT))
+#define DIR_WORDS (DIR_REGIONS / 64)
+#define TOP_DIRS ((size_t)1 << (ADDRESS_BITS - DIR_SHIFT))
+/* A take passes a quiescent point after this many regions. */
+#define QUIESCE_REGIONS 64
 
-/* An open-addressing table of candidates. */
-typedef struct table {
-    ouro_object **slots;   /* NULL, TOMBSTONE or a candidate */
-    size_t cap, used;      /* used counts tombstones too */
-} table;
+enum { YOUNG_SET = 0, OLD_SET = 1, SETS = 2 };
 
-/* A shard grows without a pause: a bigger table is allocated and zeroed
- * outside the lock, becomes `cur`, and the previous one (`old`) is moved
- * into it DRAIN_STEP slots per insertion.  Until it is empty, lookups look
- * in both. */
-typedef struct shard {
-    pthread_mutex_t lock;
-    table cur, old;
-    /* A zeroed table the shard may grow into without allocating: the
-     * collector recycles each taken table into it once it is done with it
-     * (ouro__cand_forget_taken), so that growth in a buffering mutator's
-     * pause, or the next take, costs no zeroing. */
-    table ready;
-    size_t old_pos;    /* old's slots below this have moved */
-    size_t old_live;   /* candidates still in old */
-    size_t live;       /* candidates in both */
-    char pad[64];
-} shard;
+typedef struct region {
+    _Atomic uint64_t summary[SETS][SUMMARY_WORDS];
+    _Atomic uint64_t bits[SETS][REGION_WORDS];
+} region;
 
-/* Two sets of SHARDS shards each: the young set (mutators buffer here)
- * and the old set (candidates that were old when a young collection took
- * them, and old objects its walks stopped at; the collector alone inserts
- * there). */
-enum { YOUNG_SET = 0, OLD_SET = 1 };
-static shard shards[2 * SHARDS];
+typedef struct directory {
+    _Atomic uint64_t dirty[SETS][DIR_WORDS];
+    _Atomic(region *) regions[DIR_REGIONS];
+} directory;
 
-/* The tables the last take swapped out, kept for ouro__cand_was_taken until
- * ouro__cand_forget_taken (collector thread only). */
-static struct taken_tables {
-    table cur, old;
-    size_t live;   /* the candidates taken from them */
-} taken[2 * SHARDS];
+static _Atomic(directory *) top[TOP_DIRS];
+
 static _Atomic uint64_t added;      /* young, since the last take */
 static _Atomic uint64_t old_added;  /* old, since the last full take */
 static atomic_bool overflowed;   /* a buffering found no memory */
 
-/* Candidates are placed by address: a 4 KiB page's objects go to one
- * shard, and each 512-byte chunk of it to one block of 16 slots (two cache
- * lines), at its 32-byte offset in the chunk.  Objects buffered together
- * were mostly allocated together, so a run of bufferings (or of deaths
- * removing themselves) touches a few lines instead of missing the cache
- * once each.  Objects are 40 bytes apart at least, so a chunk's objects
- * have distinct offsets and fill at most 13 of its 16 slots: a block
- * overflows into the next only when another chunk shares it, and probe
- * runs stay about as short as with scattered keys.  Pages and chunks are
- * spread over shards and blocks by a multiplicative hash. */
-#define PAGE_SHIFT 12
-#define CHUNK_SHIFT 9
-#define SLOT_SHIFT 5           /* one slot per 32 bytes of a chunk */
-#define BLOCK_SLOTS (1u << (CHUNK_SHIFT - SLOT_SHIFT))
+/* Where an object's bits are. */
+typedef struct place {
+    directory *dir;
+    region *reg;
+    size_t region;    /* in dir */
+    size_t word;      /* in reg's bitmaps */
+    uint64_t bit;
+} place;
 
-static inline uint64_t spread(uintptr_t x)
+_Static_assert(sizeof(ouro_object) >= 1u << GRANULE_SHIFT,
+               "a granule is the start of one object at most");
+
+/* Install a zeroed block in *slot, or find the one another thread
+ * installed first; NULL without memory. */
+static void *install(_Atomic(void *) *slot, size_t size)
 {
-    return (uint64_t)x * 0x9e3779b97f4a7c15ull;
+    /* acquire: the block's zeroes (and, for a directory, its regions) are
+     * visible before we use it. */
+    void *cur = atomic_load_explicit(slot, memory_order_acquire);
+    if (cur)
+        return cur;
+    void *fresh = ouro__mem_calloc(size);
+    if (!fresh)
+        return NULL;
+    /* acq_rel: release publishes the zeroes; acquire, on failure, reads
+     * the winner's. */
+    if (atomic_compare_exchange_strong_explicit(slot, &cur, fresh,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return fresh;
+    ouro__mem_free(fresh);
+    return cur;
 }
 
-static shard *shard_of(int set, const ouro_object *o)
+/* o's place; with `create`, allocating what is missing.  False if o has
+ * no bit (an address out of range), or, creating, without memory. */
+static bool locate(const ouro_object *o, bool create, place *p)
 {
-    _Static_assert(SHARDS == 64, "shard_of takes the top 6 bits");
-    return &shards[set * SHARDS +
-                   (size_t)(spread((uintptr_t)o >> PAGE_SHIFT) >> 58)];
-}
-
-static size_t slot_hash(const ouro_object *o, size_t cap)
-{
-    _Static_assert(MIN_CAP >= BLOCK_SLOTS, "a block fits a table");
     uintptr_t a = (uintptr_t)o;
-    size_t block = (size_t)(spread(a >> CHUNK_SHIFT) >> 24);
-    size_t within = (a >> SLOT_SHIFT) & (BLOCK_SLOTS - 1);
-    return (block * BLOCK_SLOTS + within) & (cap - 1);
+    if ((a >> ADDRESS_BITS) || (a & ((1u << GRANULE_SHIFT) - 1)))
+        return false;
+    _Atomic(directory *) *ds = &top[a >> DIR_SHIFT];
+    p->dir = create ? install((_Atomic(void *) *)ds, sizeof(directory))
+                    : atomic_load_explicit(ds, memory_order_acquire);
+    if (!p->dir)
+        return false;
+    p->region = (a >> REGION_SHIFT) & (DIR_REGIONS - 1);
+    _Atomic(region *) *rs = &p->dir->regions[p->region];
+    p->reg = create ? install((_Atomic(void *) *)rs, sizeof(region))
+                    : atomic_load_explicit(rs, memory_order_acquire);
+    if (!p->reg)
+        return false;
+    size_t g = (a >> GRANULE_SHIFT) &
+               (((size_t)1 << (REGION_SHIFT - GRANULE_SHIFT)) - 1);
+    p->word = g / 64;
+    p->bit = (uint64_t)1 << (g % 64);
+    return true;
 }
 
-static void table_free(table *t)
+/* Set `bit` of *w (seq_cst, see the top of the file), unless a load finds
+ * it set already. */
+static inline void set_if_clear(_Atomic uint64_t *w, uint64_t bit)
 {
-    ouro__mem_free(t->slots);
-    *t = (table){NULL, 0, 0};
+    if (!(atomic_load_explicit(w, memory_order_seq_cst) & bit))
+        atomic_fetch_or_explicit(w, bit, memory_order_seq_cst);
+}
+
+/* Put `bits` of word `word` of region `r` (number `ri` of `d`) into `set`,
+ * and publish them up both levels. */
+static void publish(int set, directory *d, size_t ri, region *r, size_t word,
+                    uint64_t bits)
+{
+    atomic_fetch_or_explicit(&r->bits[set][word], bits, memory_order_seq_cst);
+    set_if_clear(&r->summary[set][word / 64], (uint64_t)1 << (word % 64));
+    set_if_clear(&d->dirty[set][ri / 64], (uint64_t)1 << (ri % 64));
 }
 
 int ouro__cand_init(void)
 {
-    for (int i = 0; i < 2 * SHARDS; i++) {
-        shard *s = &shards[i];
-        pthread_mutex_init(&s->lock, NULL);
-        s->cur = s->old = s->ready = (table){NULL, 0, 0};
-        s->old_pos = s->old_live = s->live = 0;
-    }
+    for (size_t i = 0; i < TOP_DIRS; i++)
+        atomic_store_explicit(&top[i], NULL, memory_order_relaxed);
     atomic_store_explicit(&added, 0, memory_order_relaxed);
     atomic_store_explicit(&old_added, 0, memory_order_relaxed);
     atomic_store_explicit(&overflowed, false, memory_order_relaxed);
@@ -116,193 +165,44 @@ int ouro__cand_init(void)
 
 void ouro__cand_fini(void)
 {
-    ouro__cand_forget_taken(NULL);
-    for (int i = 0; i < 2 * SHARDS; i++) {
-        shard *s = &shards[i];
-        table_free(&s->cur);
-        table_free(&s->old);
-        table_free(&s->ready);
-        s->old_pos = s->old_live = s->live = 0;
-        pthread_mutex_destroy(&s->lock);
+    for (size_t i = 0; i < TOP_DIRS; i++) {
+        directory *d = atomic_load_explicit(&top[i], memory_order_relaxed);
+        if (!d)
+            continue;
+        for (size_t r = 0; r < DIR_REGIONS; r++)
+            ouro__mem_free(atomic_load_explicit(&d->regions[r],
+                                                memory_order_relaxed));
+        ouro__mem_free(d);
+        atomic_store_explicit(&top[i], NULL, memory_order_relaxed);
     }
 }
 
-/* Capacity for about `live` entries without growing. */
-static size_t cap_for(size_t live)
-{
-    size_t cap = MIN_CAP;
-    while (cap * 3 < (live + 1) * 4 * 2)
-        cap *= 2;
-    return cap;
-}
-
-/* A zeroed array of cap slots, or NULL.  Zeroed here, not by calloc: a
- * large calloc maps pages that fault on first touch, and that touch would
- * be under the shard lock, inside a buffering mutator's pause. */
-static ouro_object **zeroed_slots(size_t cap)
-{
-    ouro_object **slots = ouro__mem_alloc(cap * sizeof *slots);
-    if (slots)
-        memset(slots, 0, cap * sizeof *slots);
-    return slots;
-}
-
-static void place(table *t, ouro_object *o)
-{
-    size_t i = slot_hash(o, t->cap);
-    while (t->slots[i])
-        i = (i + 1) & (t->cap - 1);
-    t->slots[i] = o;
-    t->used++;
-}
-
-/* Tombstone o's slot in t; false if o is not there. */
-static bool table_remove(table *t, const ouro_object *o)
-{
-    if (!t->cap)
-        return false;
-    for (size_t i = slot_hash(o, t->cap);; i = (i + 1) & (t->cap - 1)) {
-        ouro_object *e = t->slots[i];
-        if (!e)
-            return false;
-        if (e == o) {
-            t->slots[i] = TOMBSTONE;
-            return true;
-        }
-    }
-}
-
-static bool table_has(const table *t, const ouro_object *o)
-{
-    if (!t->cap)
-        return false;
-    for (size_t i = slot_hash(o, t->cap);; i = (i + 1) & (t->cap - 1)) {
-        const ouro_object *e = t->slots[i];
-        if (!e)
-            return false;
-        if (e == o)
-            return true;
-    }
-}
-
-/* Move up to `n` slots of s's old table into cur (tombstoned behind, so
- * that probe chains in old stay intact); free old once it is empty. */
-static void drain_old(shard *s, size_t n)
-{
-    table *old = &s->old;
-    while (old->slots && n--) {
-        if (s->old_pos == old->cap) {
-            table_free(old);
-            s->old_pos = 0;
-            break;
-        }
-        ouro_object *e = old->slots[s->old_pos];
-        if (e && e != TOMBSTONE) {
-            place(&s->cur, e);
-            old->slots[s->old_pos] = TOMBSTONE;
-            s->old_live--;
-        }
-        s->old_pos++;
-    }
-}
-
-/* Room in cur for one more entry, counting what old still holds: 0, or the
- * capacity of the table that s needs next. */
-static size_t need_locked(shard *s)
-{
-    drain_old(s, DRAIN_STEP);
-    if (s->cur.cap &&
-        (s->cur.used + s->old_live + 1) * 4 <= s->cur.cap * 3)
-        return 0;
-    return cap_for(s->live);
-}
-
-/* Make `slots` (cap entries, zeroed) s's table; the previous one drains
- * into it.  An old table not yet empty (rare: a shard that grows again at
- * once) is moved now. */
-static void grow_locked(shard *s, ouro_object **slots, size_t cap)
-{
-    drain_old(s, SIZE_MAX);
-    s->old = s->cur;
-    s->old_pos = 0;
-    s->old_live = s->live;
-    s->cur = (table){slots, cap, 0};
-}
-
-/* Place o in `set`; false if it was BUFFERED already or there was no
- * memory.  A taken candidate (still BUFFERED, in no set) is placed all the
- * same. */
+/* Put o in `set`; false if it was BUFFERED already or has no bit.  A
+ * taken candidate (still BUFFERED, in no set) is put there all the same. */
 static bool insert(int set, ouro_object *o, bool taken_one)
 {
-    shard *s = shard_of(set, o);
-    ouro_object **spare = NULL;   /* a bigger table, made outside the lock */
-    size_t spare_cap = 0;
-    pthread_mutex_lock(&s->lock);
-    for (;;) {
-        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-        if ((gc & OURO__GC_BUFFERED) && !taken_one) {
-            pthread_mutex_unlock(&s->lock);
-            ouro__mem_free(spare);
-            return false;
-        }
-        size_t need = need_locked(s);
-        if (!need)
-            break;
-        /* The ready table, if it holds what the shard has at half load
-         * at most (cap_for asks for 3/8). */
-        if (s->ready.cap > s->cur.cap && s->ready.cap >= 2 * (s->live + 1)) {
-            table r = s->ready;
-            s->ready = (table){NULL, 0, 0};
-            grow_locked(s, r.slots, r.cap);
-            break;
-        }
-        if (spare && spare_cap >= need) {
-            grow_locked(s, spare, spare_cap);
-            spare = NULL;
-            break;
-        }
-        pthread_mutex_unlock(&s->lock);
-        ouro__mem_free(spare);
-        spare_cap = need;
-        spare = zeroed_slots(spare_cap);
-        pthread_mutex_lock(&s->lock);
-        if (!spare) {
-            /* Out of memory.  Past 3/4 full the table still takes entries
-             * (slower probes) while one slot stays empty; the next
-             * insertion tries to grow it again. */
-            bool mine = taken_one || !(atomic_load_explicit(
-                                           &o->ob_gc, memory_order_relaxed) &
-                                       OURO__GC_BUFFERED);
-            if (mine && s->cur.cap &&
-                s->cur.used + s->old_live + 2 <= s->cur.cap)
-                break;
-            pthread_mutex_unlock(&s->lock);
-            /* Full, or no table at all.  This may have been the last
-             * decrement its cycle will ever see, so the next collection
-             * looks at the whole heap; collecting is also the way to get
-             * memory back.  (Buffered meanwhile by another thread: fine.) */
-            if (mine)
-                ouro__cand_overflow_set();
-            return false;
-        }
-    }
-    /* Under the shard lock: ouro__cand_remove and the collector's take see
-     * BUFFERED and the entry together.  The lock alone does not exclude a
-     * second insertion: the young and the old shard of o have different
-     * locks, and a mutator's buffering and a walk's boundary insertion may
-     * race.  The flag's old value decides: whoever set it places o, so a
-     * BUFFERED object is in exactly one set (or taken). */
-    uint32_t prev = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
-                                             memory_order_relaxed);
-    if ((prev & OURO__GC_BUFFERED) && !taken_one) {
-        pthread_mutex_unlock(&s->lock);
-        ouro__mem_free(spare);
+    place p;
+    if (OURO_UNLIKELY(!locate(o, true, &p))) {
+        /* No memory for its region (or an address out of range).  This
+         * may have been the last decrement its cycle will ever see, so the
+         * next collection looks at the whole heap; collecting is also the
+         * way to get memory back.  (Buffered meanwhile by another thread:
+         * fine.) */
+        if (taken_one || !(atomic_load_explicit(&o->ob_gc,
+                                                memory_order_relaxed) &
+                           OURO__GC_BUFFERED))
+            ouro__cand_overflow_set();
         return false;
     }
-    place(&s->cur, o);
-    s->live++;
-    pthread_mutex_unlock(&s->lock);
-    ouro__mem_free(spare);   /* someone else grew the shard meanwhile */
+    /* The flag's old value decides who puts o in a set: a mutator's
+     * buffering (young) and a walk's boundary insertion (old) of one
+     * object may race, and a BUFFERED object is in exactly one set (or
+     * taken).  relaxed: the bit, not the flag, is what a take reads. */
+    uint32_t prev = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
+                                             memory_order_relaxed);
+    if ((prev & OURO__GC_BUFFERED) && !taken_one)
+        return false;
+    publish(set, p.dir, p.region, p.reg, p.word, p.bit);
     return true;
 }
 
@@ -357,203 +257,140 @@ bool ouro__cand_overflow_take(void)
            atomic_exchange_explicit(&overflowed, false, memory_order_acquire);
 }
 
-static bool remove_from(shard *s, const ouro_object *o)
-{
-    pthread_mutex_lock(&s->lock);
-    bool found = table_remove(&s->cur, o);
-    if (!found && table_remove(&s->old, o)) {
-        found = true;
-        s->old_live--;
-    }
-    if (found)
-        s->live--;
-    pthread_mutex_unlock(&s->lock);
-    return found;
-}
-
 bool ouro__cand_remove(ouro_object *o)
 {
-    /* Young first: an old candidate's death is the rarer case. */
-    return remove_from(shard_of(YOUNG_SET, o), o) ||
-           remove_from(shard_of(OLD_SET, o), o);
-}
-
-/* Room in *all for `extra` more entries (allocated outside any lock). */
-static bool make_room(ouro_object ***all, size_t k, size_t *cap, size_t extra)
-{
-    if (k + extra <= *cap)
-        return true;
-    size_t want = (k + extra) * 2 + 64;
-    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
-    if (!bigger)
+    place p;
+    if (!locate(o, false, &p))
         return false;
-    if (k)
-        memcpy(bigger, *all, k * sizeof *bigger);
-    ouro__mem_free(*all);
-    *all = bigger;
-    *cap = want;
-    return true;
-}
-
-static void copy_entries(const table *t, ouro_object **all, size_t *k)
-{
-    for (size_t j = 0; j < t->cap; j++)
-        if (t->slots[j] && t->slots[j] != TOMBSTONE)
-            all[(*k)++] = t->slots[j];
-}
-
-/* Take shard s's entries into *all; false if there is no memory for them,
- * leaving s untouched.  Under the lock the shard only swaps its tables for
- * its ready table, or else for a fresh one sized for as many entries as it
- * had, allocated and zeroed outside the lock: buffering threads never wait
- * for the copying, and do not regrow the shard step by step (zeroing a
- * bigger table in a mutator's pause).  The objects are not touched: they
- * keep BUFFERED until the collector holds them (collect.c). */
-static bool take_shard(shard *s, ouro_object ***all, size_t *k, size_t *cap)
-{
-    table cur, old;
-    ouro_object **fresh = NULL;
-    size_t fresh_cap = 0;
-    bool tried = false;   /* a fresh table was made, or could not be */
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        size_t live = s->live;
-        bool ready = s->ready.slots != NULL;
-        if (*k + live <= *cap && (ready || tried || !live)) {
-            cur = s->cur;
-            old = s->old;
-            if (ready) {
-                s->cur = s->ready;
-                s->ready = (table){NULL, 0, 0};
-            } else {   /* NULL without memory: it grows later */
-                s->cur = (table){fresh, fresh ? fresh_cap : 0, 0};
-                fresh = NULL;
-            }
-            s->old = (table){NULL, 0, 0};
-            s->old_pos = s->old_live = s->live = 0;
-            pthread_mutex_unlock(&s->lock);
-            break;
-        }
-        pthread_mutex_unlock(&s->lock);
-        if (!make_room(all, *k, cap, live + live / 8 + 16)) {
-            ouro__mem_free(fresh);
-            return false;
-        }
-        if (!ready && live && !tried) {
-            fresh_cap = cap_for(live);
-            fresh = zeroed_slots(fresh_cap);
-            tried = true;
-        }
-    }
-    ouro__mem_free(fresh);   /* a ready table was swapped in instead */
-    size_t before = *k;
-    copy_entries(&cur, *all, k);
-    copy_entries(&old, *all, k);
-    struct taken_tables *tt = &taken[s - shards];
-    table_free(&tt->cur);
-    table_free(&tt->old);
-    tt->cur = cur;
-    tt->old = old;
-    tt->live = *k - before;
-    return true;
-}
-
-bool ouro__cand_was_taken(const ouro_object *o)
-{
-    for (int set = YOUNG_SET; set <= OLD_SET; set++) {
-        const struct taken_tables *tt = &taken[shard_of(set, o) - shards];
-        if (table_has(&tt->cur, o) || table_has(&tt->old, o))
+    /* Young first: an old candidate's death is the rarer case.  seq_cst:
+     * one order with the takes' exchanges of the word. */
+    for (int set = YOUNG_SET; set < SETS; set++)
+        if (atomic_fetch_and_explicit(&p.reg->bits[set][p.word], ~p.bit,
+                                      memory_order_seq_cst) &
+            p.bit)
             return true;
-    }
     return false;
 }
 
-void ouro__cand_untake(const ouro_object *o)
+/* ---- the take ------------------------------------------------------------ */
+
+typedef struct take {
+    bool both;             /* the old set too */
+    ouro_object **out;
+    size_t n, cap;
+    bool failed;           /* no memory: put back what is left */
+} take;
+
+/* Exchange *w for zero if a load finds it nonzero. */
+static inline uint64_t grab(_Atomic uint64_t *w)
 {
-    for (int set = YOUNG_SET; set <= OLD_SET; set++) {
-        struct taken_tables *tt = &taken[shard_of(set, o) - shards];
-        if (table_remove(&tt->cur, o) || table_remove(&tt->old, o))
-            return;
-    }
+    return atomic_load_explicit(w, memory_order_seq_cst)
+               ? atomic_exchange_explicit(w, 0, memory_order_seq_cst)
+               : 0;
 }
 
-void ouro__cand_forget_taken(ouro_thread *self)
+static bool make_room(take *t, size_t extra)
 {
-    for (int i = 0; i < 2 * SHARDS; i++) {
-        if (self)
-            ouro__quiescent(self);
-        /* The larger taken table is zeroed here, on the collector, and
-         * becomes the shard's ready table unless it has a larger one.  One
-         * far larger than the shard needed this time (a burst of
-         * candidates once) is replaced by one for twice what it held:
-         * every take copies a table's every slot, and this zeroes them. */
-        table t = taken[i].cur.cap >= taken[i].old.cap ? taken[i].cur
-                                                       : taken[i].old;
-        table other = taken[i].cur.cap >= taken[i].old.cap ? taken[i].old
-                                                           : taken[i].cur;
-        size_t want = cap_for(2 * taken[i].live);
-        taken[i].cur = taken[i].old = (table){NULL, 0, 0};
-        taken[i].live = 0;
-        table_free(&other);
-        if (!t.slots)
-            continue;
-        if (t.cap > 4 * want) {
-            table_free(&t);
-            ouro_object **slots = zeroed_slots(want);
-            if (!slots)
-                continue;
-            t = (table){slots, want, 0};
-        } else {
-            memset(t.slots, 0, t.cap * sizeof *t.slots);
-            t.used = 0;
+    if (t->n + extra <= t->cap)
+        return true;
+    size_t want = (t->n + extra) * 2 + 64;
+    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
+    if (!bigger)
+        return false;
+    if (t->n)
+        memcpy(bigger, t->out, t->n * sizeof *bigger);
+    ouro__mem_free(t->out);
+    t->out = bigger;
+    t->cap = want;
+    return true;
+}
+
+/* The entries of word `w` of region `r`, for the sets whose summary bit
+ * named it (`sets`: bit 0 young, bit 1 old), in address order. */
+static void take_word(take *t, directory *d, size_t ri, region *r, size_t w,
+                      unsigned sets, uintptr_t base)
+{
+    uint64_t got[SETS] = {0, 0};
+    for (int s = 0; s < SETS; s++)
+        if (sets & (1u << s))
+            got[s] = grab(&r->bits[s][w]);
+    uint64_t all = got[YOUNG_SET] | got[OLD_SET];
+    if (!all)
+        return;   /* a stale summary bit */
+    if (!t->failed && !make_room(t, (size_t)__builtin_popcountll(all)))
+        t->failed = true;
+    if (t->failed) {
+        for (int s = 0; s < SETS; s++)
+            if (got[s])
+                publish(s, d, ri, r, w, got[s]);
+        return;
+    }
+    uintptr_t at = base + ((uintptr_t)w * 64 << GRANULE_SHIFT);
+    for (; all; all &= all - 1)
+        t->out[t->n++] =
+            (ouro_object *)(at + ((uintptr_t)__builtin_ctzll(all)
+                                  << GRANULE_SHIFT));
+}
+
+static void take_region(take *t, directory *d, size_t ri, uintptr_t base)
+{
+    region *r = atomic_load_explicit(&d->regions[ri], memory_order_acquire);
+    if (!r)
+        return;
+    for (size_t sw = 0; sw < SUMMARY_WORDS; sw++) {
+        uint64_t named[SETS] = {grab(&r->summary[YOUNG_SET][sw]),
+                                t->both ? grab(&r->summary[OLD_SET][sw]) : 0};
+        for (uint64_t any = named[0] | named[1]; any; any &= any - 1) {
+            unsigned b = (unsigned)__builtin_ctzll(any);
+            unsigned sets = (unsigned)((named[0] >> b) & 1) |
+                            (unsigned)((named[1] >> b) & 1) << 1;
+            take_word(t, d, ri, r, sw * 64 + b, sets, base);
         }
-        shard *s = &shards[i];
-        pthread_mutex_lock(&s->lock);
-        if (s->ready.cap < t.cap) {
-            table swap = s->ready;
-            s->ready = t;
-            t = swap;
-        }
-        pthread_mutex_unlock(&s->lock);
-        table_free(&t);
     }
 }
 
 int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
                         size_t *n)
 {
-    ouro_object **all = NULL;
-    size_t k = 0, cap = 0, total = 0;
-    int nshards = young ? SHARDS : 2 * SHARDS;
-    ouro__cand_forget_taken(self);
-    /* One array for all of them, as far as the count now tells
-     * (make_room grows it for what is buffered meanwhile). */
-    for (int i = 0; i < nshards; i++) {
-        pthread_mutex_lock(&shards[i].lock);
-        total += shards[i].live;
-        pthread_mutex_unlock(&shards[i].lock);
-    }
-    if (total && !make_room(&all, 0, &cap, total + total / 8 + 64)) {
-        *out = NULL;
-        *n = 0;
-        return OURO_ENOMEM;   /* all stay for the next time */
-    }
-    atomic_store_explicit(&added, 0, memory_order_relaxed);
-    int err = OURO_OK;
-    for (int i = 0; i < nshards; i++) {
-        if (!take_shard(&shards[i], &all, &k, &cap)) {
-            err = OURO_ENOMEM;   /* the rest stay for the next time */
-            break;
+    take t = {.both = !young};
+    /* An array for as many as were added since the last takes (an upper
+     * bound, but for what a take that ran out of memory left behind:
+     * make_room grows it). */
+    uint64_t expect =
+        atomic_exchange_explicit(&added, 0, memory_order_relaxed) +
+        (young ? 0 : atomic_load_explicit(&old_added, memory_order_relaxed));
+    if (expect && !make_room(&t, expect + expect / 8 + 64))
+        t.failed = true;   /* all are put back, for the next time */
+    size_t regions = 0;
+    for (size_t di = 0; di < TOP_DIRS; di++) {
+        directory *d = atomic_load_explicit(&top[di], memory_order_acquire);
+        if (!d)
+            continue;
+        for (size_t dw = 0; dw < DIR_WORDS; dw++) {
+            uint64_t dirty = grab(&d->dirty[YOUNG_SET][dw]) |
+                             (young ? 0 : grab(&d->dirty[OLD_SET][dw]));
+            for (; dirty; dirty &= dirty - 1) {
+                size_t ri = dw * 64 + (size_t)__builtin_ctzll(dirty);
+                uintptr_t base = ((uintptr_t)di << DIR_SHIFT) |
+                                 ((uintptr_t)ri << REGION_SHIFT);
+                take_region(&t, d, ri, base);
+                if (self && ++regions % QUIESCE_REGIONS == 0)
+                    ouro__quiescent(self);   /* the take reads no object */
+            }
         }
-        if (self)
-            ouro__quiescent(self);
     }
     /* Only the collector inserts into the old set, and it is here. */
-    if (!young && err == OURO_OK)
+    if (!young && !t.failed)
         atomic_store_explicit(&old_added, 0, memory_order_relaxed);
-    *out = all;
-    *n = k;
-    return err;
+    if (self)
+        ouro__quiescent(self);
+    *out = t.out;
+    *n = t.n;
+    if (!t.n) {
+        ouro__mem_free(t.out);
+        *out = NULL;
+    }
+    return t.failed ? OURO_ENOMEM : OURO_OK;
 }
 
 void ouro__cand_forget(ouro_object *o)

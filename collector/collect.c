@@ -51,7 +51,6 @@ typedef struct gc_ctx {
     struct ouro_gc_run *run;
     ouro_object **cands;         /* the taken candidates, address order */
     size_t ncand;
-    bool sorted;                 /* cands is in address order */
     size_t finger;               /* where the last search in cands ended */
 } gc_ctx;
 
@@ -245,17 +244,14 @@ static bool in_cands(gc_ctx *c, const ouro_object *o)
     return hi < n && v[hi] == o;
 }
 
-/* Is `o`, BUFFERED, among the candidates taken for this collection?  They
- * are in cands, in address order; if the sort found no memory, probe the
- * tables the take swapped out instead (a cache miss per probe). */
+/* Is `o`, BUFFERED, among the candidates taken for this collection (in
+ * cands, which the take left in address order)? */
 static bool taken_and_buffered(gc_ctx *c, ouro_object *o)
 {
     if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
           OURO__GC_BUFFERED))
         return false;
-    if (c->cands && c->sorted)
-        return in_cands(c, o);
-    return ouro__cand_was_taken(o);
+    return c->cands && in_cands(c, o);
 }
 
 /* Taken candidate i's candidacy ended without a node (a zombie, frozen, or
@@ -265,7 +261,6 @@ static bool taken_and_buffered(gc_ctx *c, ouro_object *o)
 static void untake(gc_ctx *c, size_t i, const ouro_object *o)
 {
     c->cands[i] = (ouro_object *)((uintptr_t)o | UNTAKEN);
-    ouro__cand_untake(o);
 }
 
 static void visit_gray(ouro_object *child, void *arg)
@@ -692,139 +687,6 @@ static void release_rest(gc_ctx *c)
     }
 }
 
-/* ---- address order -------------------------------------------------------
- * The taken candidates come out of the shards in hash order.  Sorted by
- * address, every later pass walks memory in order (objects allocated
- * together lie together), and a walk finds a taken candidate by a search
- * near its last one (in_cands). */
-
-static void insertion_sort(ouro_object **v, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        ouro_object *x = v[i];
-        size_t j = i;
-        for (; j && (uintptr_t)v[j - 1] > (uintptr_t)x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
-
-/* In place, for short runs: median-of-three quicksort, recursing into the
- * smaller side (log n deep), insertion sort below 32. */
-static void quick_sort(ouro_object **v, size_t n)
-{
-    while (n > 32) {
-        uintptr_t a = (uintptr_t)v[0], b = (uintptr_t)v[n / 2],
-                  z = (uintptr_t)v[n - 1];
-        uintptr_t pivot = a < b ? (b < z ? b : (a < z ? z : a))
-                                : (a < z ? a : (b < z ? z : b));
-        size_t i = 0, j = n - 1;
-        for (;;) {   /* Hoare: v[..i) <= pivot <= v(j..] */
-            while ((uintptr_t)v[i] < pivot)
-                i++;
-            while ((uintptr_t)v[j] > pivot)
-                j--;
-            if (i >= j)
-                break;
-            ouro_object *t = v[i];
-            v[i++] = v[j];
-            v[j--] = t;
-        }
-        size_t left = j + 1;   /* v[0..left) <= pivot <= v[left..n) */
-        if (left < n - left) {
-            quick_sort(v, left);
-            v += left;
-            n -= left;
-        } else {
-            quick_sort(v + left, n - left);
-            n = left;
-        }
-    }
-    insertion_sort(v, n);
-}
-
-#define RADIX_BITS 11
-#define RADIX_MIN 1024   /* shorter runs are sorted in place */
-
-/* Exact address order.  An LSD radix sort over the top 22 bits that vary
- * (two passes of 11), through tmp (n entries).  If more bits vary (say,
- * objects of the main thread in the heap and of other threads in mapped
- * arenas, 2^46 bytes apart), each run of entries equal in those 22 bits is
- * sorted again the same way: its range is 2^22 times smaller, so three
- * levels cover any address. */
-static void radix_sort(ouro_thread *self, ouro_object **v, size_t n,
-                       ouro_object **tmp)
-{
-    if (n <= RADIX_MIN) {
-        quick_sort(v, n);
-        return;
-    }
-    uintptr_t lo = UINTPTR_MAX, hi = 0;
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t a = (uintptr_t)v[i];
-        lo = a < lo ? a : lo;
-        hi = a > hi ? a : hi;
-    }
-    unsigned bits = 64 - (unsigned)__builtin_clzll((hi - lo) | 1);
-    unsigned low = bits > 2 * RADIX_BITS ? bits - 2 * RADIX_BITS : 0;
-    unsigned passes = bits > low + RADIX_BITS ? 2 : 1;
-    /* Both passes' bucket counts in one read of the array. */
-    size_t count[2][1 << RADIX_BITS] = {{0}};
-    const uintptr_t mask = (1u << RADIX_BITS) - 1;
-    for (size_t i = 0; i < n; i++) {
-        uintptr_t k = ((uintptr_t)v[i] - lo) >> low;
-        count[0][k & mask]++;
-        count[1][(k >> RADIX_BITS) & mask]++;
-    }
-    ouro_object **src = v, **dst = tmp;
-    for (unsigned p = 0; p < passes; p++) {
-        unsigned shift = low + RADIX_BITS * p;
-        size_t sum = 0;
-        for (size_t b = 0; b <= mask; b++) {
-            size_t k = count[p][b];
-            count[p][b] = sum;
-            sum += k;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[count[p][(((uintptr_t)src[i] - lo) >> shift) & mask]++] =
-                src[i];
-        ouro__quiescent(self);   /* the sort touches no object */
-        ouro_object **swap = src;
-        src = dst;
-        dst = swap;
-    }
-    if (src != v)
-        __builtin_memcpy(v, src, n * sizeof *v);
-    if (!low)
-        return;   /* every address bit that varies was a key bit */
-    for (size_t i = 0; i < n;) {
-        uintptr_t key = ((uintptr_t)v[i] - lo) >> low;
-        size_t j = i + 1;
-        while (j < n && (((uintptr_t)v[j] - lo) >> low) == key)
-            j++;
-        if (j - i > 1)
-            radix_sort(self, v + i, j - i, tmp);
-        i = j;
-    }
-}
-
-/* Sort the taken candidates; c->sorted says whether it could (without
- * memory for the scratch array, unsorted is only slower). */
-static void sort_by_address(gc_ctx *c, ouro_object **v, size_t n)
-{
-    c->sorted = n <= RADIX_MIN;
-    if (n <= RADIX_MIN) {
-        quick_sort(v, n);
-        return;
-    }
-    ouro_object **tmp = ouro__mem_alloc(n * sizeof *tmp);
-    if (!tmp)
-        return;
-    radix_sort(c->self, v, n, tmp);
-    ouro__mem_free(tmp);
-    c->sorted = true;
-}
-
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 struct ouro__search_count *_Atomic ouro__take_search_count;
 
@@ -907,14 +769,12 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * collection is a full one. */
     if (run->young && ouro__cand_overflow_pending())
         run->young = false;
-    /* quiescent per shard */
+    /* In address order: every later pass walks the nodes in table order,
+     * and objects allocated together lie together.  Quiescent as it goes
+     * (it reads no object). */
     run->old_taken = ouro__cand_take_all(c.self, run->young, &cands,
                                          &ncand) == OURO_OK &&
                      !run->young;
-    /* Address order: every later pass walks the nodes in table order, and
-     * objects allocated together lie together (the set's order is random). */
-    sort_by_address(&c, cands, ncand);
-    ouro__quiescent(c.self);
     c.cands = cands;
     c.ncand = ncand;
     ouro__gc_pace_begin(ncand);
@@ -991,7 +851,6 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     }
     c.cands = NULL;
     ouro__mem_free(cands);
-    ouro__cand_forget_taken(c.self);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
     trial_color(&c);

@@ -20,6 +20,12 @@ ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
     if (pre)
         *(ouro__heap_link *)block = (ouro__heap_link){NULL, NULL};
     ouro_object *o = (ouro_object *)(block + pre);
+    /* The candidate set has one bit per 16 bytes (collector/candidates.c);
+     * malloc aligns to 16 on every 64-bit ABI we build for, and so must a
+     * configured allocator. */
+    if (OURO_UNLIKELY((uintptr_t)o & 15))
+        ouro__fatal("the configured malloc_fn returned a block not aligned "
+                    "to 16 bytes (%p)", (void *)block);
     /* Plain (relaxed) stores: the object is not shared yet; whoever
      * publishes it does so with a release store. */
     if (OURO_LIKELY(!t->internal)) {

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 /* ---- 1. a dict rebuild must publish its new array before it records the
@@ -285,17 +286,16 @@ static void safepoint_backlog_stays_bounded(void **state)
     ouro_decref(p);
 }
 
-/* ---- 5. the candidate set grows back into its recycled tables ----------
+/* ---- 5. buffering the same objects again allocates nothing ------------
  *
- * Growing a shard of the candidate set zeroes a bigger table inside the
- * pause of the mutator that buffers.  The taken tables, once the collector
- * is done with them, are zeroed on the collector and left to their shards:
- * buffering as many candidates again allocates no table at all.  (With the shards
- * chosen by low address bits, three in four went unused, and the busy ones
- * outgrew their recycled tables.) */
+ * The candidate set's bitmap regions are allocated once, by the first
+ * buffering in their 2 MiB of addresses, and a take leaves them in place:
+ * buffering as many candidates again, after a collection, allocates no
+ * memory in the mutator's pause.  (The hashed shards this replaced had to
+ * recycle their taken tables for the same effect.) */
 
 #define RECYCLED_N 40000
-#define BIG_ALLOC 4096   /* a shard table of 512 slots or more */
+#define BIG_ALLOC 4096   /* a bitmap region, or a table of 512 slots */
 
 static _Atomic int big_armed;
 static _Atomic unsigned big_allocs;
@@ -333,7 +333,7 @@ static void buffer_all(ouro_object **objs)
     ouro_flush();
 }
 
-static void candidate_set_grows_into_recycled_tables(void **state)
+static void candidate_set_buffers_again_without_allocating(void **state)
 {
     (void)state;
     static ouro_type rec;   /* outlives the objects, freed at teardown */
@@ -366,9 +366,10 @@ static void candidate_set_grows_into_recycled_tables(void **state)
  * the candidates' address range ----------------------------------------
  * Objects of the main thread in the heap and of other threads in mapped
  * arenas lie about 2^46 bytes apart.  A sort that ordered only by the top
- * bits of that range left whole rings in one run of equal keys, and the
- * search scanned the run: quadratic.  Two bump arenas 2^40 bytes apart
- * stand in for the heap and an arena. */
+ * bits of that range once left whole rings in one run of equal keys, and
+ * the search scanned the run: quadratic.  The take's order is exact at any
+ * distance.  Two bump arenas up to 2^44 bytes apart stand in for the heap
+ * and an arena. */
 
 #define ARENA_BYTES ((size_t)256 << 20)
 static char *arena[2];
@@ -397,7 +398,7 @@ static int arenas_setup(void **state)
     if (arena[0] == MAP_FAILED)
         return -1;
     /* As far away as the address space (and a sanitizer's shadow
-     * ranges) allow: the farther, the more runs the sort must refine. */
+     * ranges) allow: the farther, the more directories the take walks. */
     arena[1] = MAP_FAILED;
     for (unsigned bits = 44; arena[1] == MAP_FAILED && bits >= 34; bits--)
         for (int below = 1; below >= 0 && arena[1] == MAP_FAILED; below--) {
@@ -494,7 +495,7 @@ static void shared_decrement_run_is_one_step(void **state)
 /* ---- 7. a long collection lets grace periods end -----------------------
  *
  * The collector passes a quiescent point every so many steps of its long
- * passes (take, sort, trial deletion, validation, settle, free, release).
+ * passes (take, trial deletion, validation, settle, free, release).
  * Before, only trial deletion did: a thread's sealed decrements waited for
  * the rest of the collection (100 ms and more at 2M candidates) and piled
  * up, and each safepoint afterwards applied stale ones, out of cache.
@@ -557,45 +558,44 @@ static void collector_passes_quiescent_points_while_freeing(void **state)
     assert_int_equal(atomic_load(&goal_done_at_last), 1);
 }
 
-/* The same for the take and the sort, which read no object: the sort's
- * scratch array (one pointer per candidate) is allocated right after the
- * take; a grace period started there must be over when the first
- * candidate has been walked (the walks' own quiescent points come every
- * 1024 nodes, later). */
-static _Atomic int sort_armed, sort_goal_set, sort_goal_done;
-static _Atomic uint64_t sort_goal;
+/* The same for the take, which reads no object: its array (one pointer
+ * per candidate, and some) is allocated as it starts; a grace period
+ * started there must be over when the first candidate has been walked (the
+ * walks' own quiescent points come every 1024 nodes, later). */
+static _Atomic int take_armed, take_goal_set, take_goal_done;
+static _Atomic uint64_t take_goal;
 
-static void *goal_at_sort_malloc(size_t size, void *ctx)
+static void *goal_at_take_malloc(size_t size, void *ctx)
 {
     (void)ctx;
-    if (size == 2 * DESTROYED_PAIRS * sizeof(ouro_object *) &&
-        atomic_load(&sort_armed) && !atomic_exchange(&sort_goal_set, 1))
-        atomic_store(&sort_goal, ouro__gp_advance());
+    if (size >= 2 * DESTROYED_PAIRS * sizeof(ouro_object *) &&
+        atomic_load(&take_armed) && !atomic_exchange(&take_goal_set, 1))
+        atomic_store(&take_goal, ouro__gp_advance());
     return malloc(size);
 }
 
 static void check_goal_at_first_walk(ouro_object *candidate)
 {
     (void)candidate;
-    if (atomic_load(&sort_goal_set) && !atomic_load(&sort_goal_done))
-        atomic_store(&sort_goal_done,
-                     ouro__gp_poll(atomic_load(&sort_goal)) ? 1 : 2);
+    if (atomic_load(&take_goal_set) && !atomic_load(&take_goal_done))
+        atomic_store(&take_goal_done,
+                     ouro__gp_poll(atomic_load(&take_goal)) ? 1 : 2);
 }
 
-static int sort_goal_setup(void **state)
+static int take_goal_setup(void **state)
 {
     (void)state;
-    atomic_store(&sort_armed, 0);
-    atomic_store(&sort_goal_set, 0);
-    atomic_store(&sort_goal_done, 0);
-    ouro_config cfg = {.gc_disabled = 1, .malloc_fn = goal_at_sort_malloc,
+    atomic_store(&take_armed, 0);
+    atomic_store(&take_goal_set, 0);
+    atomic_store(&take_goal_done, 0);
+    ouro_config cfg = {.gc_disabled = 1, .malloc_fn = goal_at_take_malloc,
                        .free_fn = plain_free};
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return -1;
     return 0;
 }
 
-static void collector_passes_quiescent_points_while_sorting(void **state)
+static void collector_passes_quiescent_points_while_taking(void **state)
 {
     (void)state;
     ouro_object *keep[2 * DESTROYED_PAIRS];
@@ -612,20 +612,20 @@ static void collector_passes_quiescent_points_while_sorting(void **state)
     }
     ouro_flush();
     atomic_store(&ouro__walk_test_hook, check_goal_at_first_walk);
-    atomic_store(&sort_armed, 1);
+    atomic_store(&take_armed, 1);
     ouro_gc_collect();
-    atomic_store(&sort_armed, 0);
+    atomic_store(&take_armed, 0);
     atomic_store(&ouro__walk_test_hook, NULL);
-    assert_int_equal(atomic_load(&sort_goal_set), 1);
-    assert_int_equal(atomic_load(&sort_goal_done), 1);
+    assert_int_equal(atomic_load(&take_goal_set), 1);
+    assert_int_equal(atomic_load(&take_goal_done), 1);
     for (int i = 0; i < 2 * DESTROYED_PAIRS; i++)
         ouro_decref(keep[i]);
     ouro_gc_collect();
 }
 
-/* ---- 8. a mutator's buffering and a walk's boundary insertion of one
- * object race under different shard locks (young and old set): exactly one
- * of them places it ------------------------------------------------------ */
+/* ---- 8. a mutator's buffering (young set) and a walk's boundary
+ * insertion (old set) of one object race: exactly one of them places it --
+ * A young take and then a full one find each object once, in one set. */
 
 #define RACED 4000
 static ouro_object *raced[RACED];
@@ -671,9 +671,19 @@ static void racing_insertions_place_an_object_once(void **state)
         ouro__cand_buffer_old(raced[i]);   /* as a young walk's boundary */
     }
     pthread_join(th, NULL);
-    ouro_object **taken;
-    size_t n;
-    assert_int_equal(ouro__cand_take_all(NULL, false, &taken, &n), OURO_OK);
+    ouro_object **young, **rest, **taken;
+    size_t ny, nr;
+    assert_int_equal(ouro__cand_take_all(NULL, true, &young, &ny), OURO_OK);
+    assert_int_equal(ouro__cand_take_all(NULL, false, &rest, &nr), OURO_OK);
+    size_t n = ny + nr;
+    taken = malloc((n ? n : 1) * sizeof *taken);
+    assert_non_null(taken);
+    if (ny)
+        memcpy(taken, young, ny * sizeof *taken);
+    if (nr)
+        memcpy(taken + ny, rest, nr * sizeof *taken);
+    ouro__mem_free(young);
+    ouro__mem_free(rest);
     qsort(taken, n, sizeof *taken, by_address);
     size_t twice = 0;
     for (size_t i = 1; i < n; i++)
@@ -681,7 +691,7 @@ static void racing_insertions_place_an_object_once(void **state)
     /* Out of the set: their candidacy ends here. */
     for (size_t i = 0; i < n; i++)
         atomic_fetch_and(&taken[i]->ob_gc, ~(uint32_t)OURO__GC_BUFFERED);
-    ouro__mem_free(taken);
+    free(taken);
     for (int i = 0; i < RACED; i++)
         ouro_decref(raced[i]);
     assert_int_equal(twice, 0);
@@ -698,10 +708,10 @@ int main(void)
         OURO_TEST(safepoint_backlog_stays_bounded),
         OURO_TEST(collector_passes_quiescent_points_while_freeing),
         cmocka_unit_test_setup_teardown(
-            collector_passes_quiescent_points_while_sorting, sort_goal_setup,
+            collector_passes_quiescent_points_while_taking, take_goal_setup,
             ouro_test_teardown),
         cmocka_unit_test_setup_teardown(
-            candidate_set_grows_into_recycled_tables, noting_setup,
+            candidate_set_buffers_again_without_allocating, noting_setup,
             ouro_test_teardown),
         cmocka_unit_test_setup_teardown(
             take_search_stays_near_on_a_wide_range, arenas_setup,

@@ -142,7 +142,7 @@ static void cycle_whose_buffering_failed_is_collected(void **state)
 {
     (void)state;
     /* The collector thread attaches (allocates) first; nothing is
-     * buffered, so every shard of the set is still without a table. */
+     * buffered, so the candidate set has no bitmap region yet. */
     assert_int_equal(ouro_gc_collect(), 0);
     ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
     assert_int_equal(ouro_list_append(a, b), OURO_OK);
@@ -150,7 +150,7 @@ static void cycle_whose_buffering_failed_is_collected(void **state)
     /* A spare decrement batch, so that applying ours needs no memory. */
     ouro_decref(ouro_list_new(0));
     ouro_flush();
-    /* Buffering has to allocate its shard's table, and fails. */
+    /* Buffering has to allocate the objects' bitmap region, and fails. */
     fail_every = 1;
     unsigned long seen = failures;
     ouro_decref(a);

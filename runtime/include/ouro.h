@@ -161,7 +161,9 @@ static inline void ouro_setref(ouro_object **slot, ouro_object *value);
  */
 typedef struct ouro_config {
     /* Allocator for objects and runtime memory (both or neither); NULL
-     * means malloc/free.  malloc_fn returns NULL on failure. */
+     * means malloc/free.  malloc_fn returns NULL on failure, and blocks
+     * aligned to 16 bytes, as malloc does (a misaligned object block is a
+     * fatal error). */
     void *(*malloc_fn)(size_t size, void *ctx);
     void (*free_fn)(void *ptr, void *ctx);
     void *alloc_ctx;
