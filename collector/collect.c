@@ -436,13 +436,15 @@ static size_t count_white(const gc_ctx *c)
     return n;
 }
 
-/* Black roots among white nodes: those for which `bad` holds. */
-static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
+/* Black roots among white nodes: those for which `bad` holds (which reads
+ * the objects' headers, if `reads_objects`). */
+static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n),
+                       bool reads_objects)
 {
     for (size_t i = 0; i < c->tab.n; i++) {
         quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
-        if (i + PREFETCH_AHEAD < c->tab.n)
+        if (reads_objects && i + PREFETCH_AHEAD < c->tab.n)
             __builtin_prefetch(c->tab.nodes[i + PREFETCH_AHEAD].obj);
         if (node->color == GC_WHITE && bad(c, node)) {
             node->color = GC_BLACK;
@@ -453,25 +455,40 @@ static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n))
         blacken_recorded(c);
 }
 
-static bool flagged(gc_ctx *c, gc_node *n)
+/* A QUEUED object is in its owner's merge queue, which will read it:
+ * never garbage until that merge is done (docs/counting.md, C5a). */
+static bool queued(ouro_object *o)
 {
-    (void)c;
-    /* A QUEUED object is in its owner's merge queue, which will read it:
-     * never garbage until that merge is done (docs/counting.md, C5a). */
-    return (atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
-            (OURO__GC_TOUCHED | OURO__GC_DIRTY)) ||
-           (atomic_load_explicit(&n->obj->ob_ref_shared, memory_order_acquire) &
+    return (atomic_load_explicit(&o->ob_ref_shared, memory_order_acquire) &
             OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED;
 }
 
-static bool miscounted(gc_ctx *c, gc_node *n)
+static bool flagged(gc_ctx *c, gc_node *n)
 {
-    return flagged(c, n) || n->recount != (int64_t)n->in_edges;
+    (void)c;
+    return (atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
+            (OURO__GC_TOUCHED | OURO__GC_DIRTY)) ||
+           queued(n->obj);
 }
 
-/* Steps 4-8 of docs/collector.md on the current white set; returns the
- * size of the validated garbage set.  `again` is the re-validation after
- * finalizers ran on this thread (step 9). */
+/* What validation records for a member found QUEUED: no number of
+ * references matches it. */
+#define QUEUED_RECOUNT INT64_C(-1)
+
+/* Counts only (QUEUED members carry QUEUED_RECOUNT).  TOUCHED and DIRTY
+ * are never cleared between the hold and the free, so a flag raised before
+ * this pass is still there when the refine reads them after W2, and black
+ * spreads the same way.  This pass reads the table alone. */
+static bool miscounted(gc_ctx *c, gc_node *n)
+{
+    (void)c;
+    return n->recount != (int64_t)n->in_edges;
+}
+
+/* Steps 4-7 of docs/collector.md on the current white set; returns the
+ * size of S' (the refine, step 8, is the settle step's, under its locks).
+ * `again` is the re-validation after finalizers ran on this thread (step
+ * 9). */
 static size_t validate(gc_ctx *c, bool again)
 {
     gc_table *t = &c->tab;
@@ -510,6 +527,14 @@ static size_t validate(gc_ctx *c, bool again)
         /* After W1, like every read of this pass; miscounted() compares
          * it with in_edges once all of them are counted. */
         t->nodes[i].recount = ouro__raw_refcnt(o) - 1;
+        /* QUEUED is read here, before W2, not only by the refine: an owner
+         * offline through W2 merges when it comes back, perhaps while the
+         * refine runs, and that merge still writes to the object after its
+         * CAS has cleared QUEUED.  An object queued after this read was
+         * decremented by a reference this count includes: miscounted, or
+         * a member's DIRTY slot (docs/collector.md, step 6). */
+        if (queued(o))
+            t->nodes[i].recount = QUEUED_RECOUNT;
         if (!o->ob_type->traverse)
             continue;
         c->cur = (int64_t)i;
@@ -520,9 +545,8 @@ static size_t validate(gc_ctx *c, bool again)
             t->nodes[i].color = GC_BLACK;
         return 0;
     }
-    blacken_if(c, miscounted);                                    /* S' */
+    blacken_if(c, miscounted, false);                                    /* S' */
     handshake(c->self);                                           /* W2 */
-    blacken_if(c, flagged);                                       /* S'' */
     if (c->oom) {   /* could not spread black: nothing is proven garbage */
         for (size_t i = 0; i < t->n; i++)
             if (t->nodes[i].color == GC_WHITE)
@@ -543,9 +567,30 @@ static bool is_white(ouro_object *o, void *arg)
     return j >= 0 && c->tab.nodes[j].color == GC_WHITE;
 }
 
-/* Refine once more under every registry and weak-table lock, then take the
- * garbage out of both (docs/weakrefs.md, W4); run the weak references'
- * callbacks.  Returns the size of the garbage set. */
+/* Unlinking a member from the registry writes its neighbours there, and
+ * the next one is mostly a member not reached yet (the lists are per side
+ * stripe, so it lies some 32 objects on): prefetch a node's links ahead,
+ * and, half as far ahead, its successor's links, read from the line the
+ * first prefetch brought in.  Under the side locks, and every node is
+ * held: the links are stable. */
+static inline void prefetch_links(const gc_ctx *c, size_t i)
+{
+    const gc_table *t = &c->tab;
+    if (i + 2 * PREFETCH_AHEAD < t->n)
+        __builtin_prefetch((const ouro__heap_link *)
+                               t->nodes[i + 2 * PREFETCH_AHEAD].obj - 1, 1);
+    if (i + PREFETCH_AHEAD < t->n) {
+        const ouro__heap_link *l =
+            (const ouro__heap_link *)t->nodes[i + PREFETCH_AHEAD].obj - 1;
+        if (l->next)
+            __builtin_prefetch(l->next, 1);
+    }
+}
+
+/* After W2: refine (step 8: TOUCHED, DIRTY or QUEUED members are black,
+ * with what they reach) under every registry and weak-table lock, then
+ * take the garbage out of both (docs/weakrefs.md, W4); run the weak
+ * references' callbacks.  Returns the size of the garbage set, S''. */
 static size_t settle(gc_ctx *c)
 {
     ouro__weak_pending due = {NULL, NULL};
@@ -555,10 +600,11 @@ static size_t settle(gc_ctx *c)
     if (OURO_UNLIKELY(hook != NULL))
         hook();
     ouro__settle_lock();
-    blacken_if(c, flagged);
+    blacken_if(c, flagged, true);
     for (size_t i = 0; i < c->tab.n; i++) {
         quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
+        prefetch_links(c, i);
         if (node->color != GC_WHITE)
             continue;
         if (c->oom) {   /* could not spread black: nothing is proven */

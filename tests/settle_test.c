@@ -1,18 +1,26 @@
 /*
- * settle_test.c - white-box regression test for the collector's settle
- * step (docs/weakrefs.md, W4): a weak dereference of a garbage member made
- * after the second handshake, right before the settle step, must keep the
- * cycle alive.  Without the refinement under the side locks the collector
- * frees the cycle while the reader holds it, and the reader's next read
- * hits freed memory.
+ * settle_test.c - white-box regression tests for the collector's settle
+ * step (docs/weakrefs.md, W4), where the refine after the second handshake
+ * runs:
+ *   - a weak dereference of a garbage member made after the second
+ *     handshake, right before the settle step, must keep the cycle alive.
+ *     Without the refinement under the side locks the collector frees the
+ *     cycle while the reader holds it, and the reader's next read hits
+ *     freed memory;
+ *   - an owner offline through both handshakes, with a member in its merge
+ *     queue, that comes back and merges right before the settle step: its
+ *     merge still writes to the member after the CAS that ends QUEUED, so
+ *     validation must have made it black before the second handshake.
  */
 #include "fixture.h"
 
+#include "refcount.h"
 #include "settle.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <time.h>
 
 static ouro_type node_type;
 static ouro_object *weak;                 /* to a, in the garbage cycle */
@@ -81,10 +89,98 @@ static void weak_get_before_settle_keeps_the_cycle(void **state)
     ouro_decref(weak);
 }
 
+/* ---- a merge in progress during the settle step ------------------------ */
+
+static ouro_object *queued_member;        /* a, owned by the test thread */
+static pthread_t owner_thread;
+static _Atomic int merge_now, mid_merge, merge_done;
+static _Atomic int64_t found_during_merge;
+
+/* On the collector thread, between W2 and the settle step's locks: let the
+ * owner come back and merge, and wait until it is inside the merge. */
+static void let_the_owner_merge(void)
+{
+    atomic_store(&ouro__settle_test_hook, NULL);
+    atomic_store(&merge_now, 1);
+    while (!atomic_load(&mid_merge))
+        sched_yield();
+}
+
+/* In the owner's merge of the queued member, after its CAS and before the
+ * count change (decref_shared): stay there while the collection settles
+ * and frees what it found (or for 200 ms, if the collection needs this
+ * thread to pass a quiescent point first). */
+static void stall_the_merge(ouro_object *o)
+{
+    if (o != queued_member || !pthread_equal(pthread_self(), owner_thread) ||
+        atomic_exchange(&mid_merge, 1))
+        return;
+    for (int i = 0; i < 200 && !atomic_load(&merge_done); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *drop_and_collect(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    /* Not the owner, and the shared count is 0: into the owner's merge
+     * queue (QUEUED). */
+    ouro_decref(queued_member);
+    ouro_flush();
+    atomic_store(&ouro__settle_test_hook, let_the_owner_merge);
+    atomic_store(&found_during_merge, ouro_gc_collect());
+    atomic_store(&merge_done, 1);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void owner_merging_during_settle_keeps_the_cycle(void **state)
+{
+    (void)state;
+    ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
+    assert_int_equal(ouro_list_append(a, b), OURO_OK);
+    assert_int_equal(ouro_list_append(b, a), OURO_OK);
+    ouro_decref(b);   /* b is a candidate; a's references are all local */
+    ouro_flush();
+    queued_member = a;   /* our reference, now the other thread's */
+    owner_thread = pthread_self();
+    atomic_store(&merge_now, 0);
+    atomic_store(&mid_merge, 0);
+    atomic_store(&merge_done, 0);
+    atomic_store(&found_during_merge, -1);
+    atomic_store(&ouro__decref_test_hook, stall_the_merge);
+    /* Offline through the handshakes: they do not wait for us, and we do
+     * not merge until the collector's hook lets us. */
+    ouro_blocking_begin();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drop_and_collect, NULL), 0);
+    /* The hook fires only if validation left a white: it must not. */
+    while (!atomic_load(&merge_now) && !atomic_load(&merge_done))
+        sched_yield();
+    ouro_blocking_end();
+    ouro_safepoint();   /* merges a (stalling in the hook, if settling) */
+    ouro_blocking_begin();
+    pthread_join(t, NULL);
+    ouro_blocking_end();
+    atomic_store(&ouro__decref_test_hook, NULL);
+    atomic_store(&ouro__settle_test_hook, NULL);
+    /* a was queued when its count was read: black, with b.  (Left white,
+     * they reach the settle step; our merge starts there, and the refine,
+     * which no longer sees QUEUED, frees them under it.) */
+    assert_int_equal(atomic_load(&found_during_merge), 0);
+    assert_false(atomic_load(&merge_now));
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
+        OURO_TEST(owner_merging_during_settle_keeps_the_cycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -885,10 +885,12 @@ proctype collector()
          * its flags and its count (blacken_if(miscounted)).  Each step
          * races with the mutators.
          * ABSTRACTION: a member's flags and count are read in one step.
-         * Flags are never cleared between the hold and the free, and
-         * refine reads them again after W2, so reading them here earlier
-         * or later changes nothing (a flag seen here is seen by refine,
-         * and black spreads the same way).                               */
+         * The code reads only the count here (and QUEUED, not modelled)
+         * and leaves the flags to refine.  Flags are never cleared
+         * between the hold and the free, and refine reads them again
+         * after W2, so reading them here, earlier, later or not at all
+         * changes nothing (a flag seen here is seen by refine, and black
+         * spreads the same way).                                         */
         do
         :: MORE(x, S) ->
             d_step {
