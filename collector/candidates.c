@@ -15,11 +15,12 @@
  *
  * Directories and regions are allocated on first use and freed only by
  * ouro__cand_fini: about 1/64 of the address range tracked objects have
- * occupied.  Addresses at or above 2^48 have no bit; buffering one raises
- * the overflow mark instead (the next collection takes the whole heap).
+ * occupied.  Addresses at or above 2^48 (tagged pointers, or a 57-bit
+ * address space) have no bit; buffering one raises the overflow mark
+ * instead (the next collection takes the whole heap: correct, but slow).
  *
  * Insertion sets the granule's bit, then the word's summary bit, then the
- * region's dirty bit, each checked with a load first and set only if
+ * region's dirty bit, these two checked with a load first and set only if
  * clear.  A take exchanges dirty words, then the summary words of the
  * regions they name, then the bitmap words those name, each for zero, and
  * emits what it got in address order.  Every one of these accesses is
@@ -98,8 +99,8 @@ static void *install(_Atomic(void *) *slot, size_t size)
     if (cur)
         return cur;
     void *fresh = ouro__mem_calloc(size);
-    if (!fresh)
-        return NULL;
+    if (!fresh)   /* another thread may have installed one meanwhile */
+        return atomic_load_explicit(slot, memory_order_acquire);
     /* acq_rel: release publishes the zeroes; acquire, on failure, reads
      * the winner's. */
     if (atomic_compare_exchange_strong_explicit(slot, &cur, fresh,
@@ -278,7 +279,8 @@ typedef struct take {
     bool both;             /* the old set too */
     ouro_object **out;
     size_t n, cap;
-    bool failed;           /* no memory: put back what is left */
+    size_t young;          /* of them from the young set */
+    bool failed;           /* no memory: leave the rest in place */
 } take;
 
 /* Exchange *w for zero if a load finds it nonzero. */
@@ -306,25 +308,30 @@ static bool make_room(take *t, size_t extra)
 }
 
 /* The entries of word `w` of region `r`, for the sets whose summary bit
- * named it (`sets`: bit 0 young, bit 1 old), in address order. */
+ * named it (`sets`: bit 0 young, bit 1 old), in address order.  Room for a
+ * whole word comes first: without it the word is not exchanged at all,
+ * only named again by its summary and dirty bits for the next take (an
+ * entry taken and put back would leave a dying object's removal to find
+ * it missing, and a zombie in the set). */
 static void take_word(take *t, directory *d, size_t ri, region *r, size_t w,
                       unsigned sets, uintptr_t base)
 {
+    if (!t->failed && !make_room(t, 64))
+        t->failed = true;
+    if (t->failed) {
+        for (int s = 0; s < SETS; s++)
+            if (sets & (1u << s)) {
+                set_if_clear(&r->summary[s][w / 64], (uint64_t)1 << (w % 64));
+                set_if_clear(&d->dirty[s][ri / 64], (uint64_t)1 << (ri % 64));
+            }
+        return;
+    }
     uint64_t got[SETS] = {0, 0};
     for (int s = 0; s < SETS; s++)
         if (sets & (1u << s))
             got[s] = grab(&r->bits[s][w]);
     uint64_t all = got[YOUNG_SET] | got[OLD_SET];
-    if (!all)
-        return;   /* a stale summary bit */
-    if (!t->failed && !make_room(t, (size_t)__builtin_popcountll(all)))
-        t->failed = true;
-    if (t->failed) {
-        for (int s = 0; s < SETS; s++)
-            if (got[s])
-                publish(s, d, ri, r, w, got[s]);
-        return;
-    }
+    t->young += (size_t)__builtin_popcountll(got[YOUNG_SET]);
     uintptr_t at = base + ((uintptr_t)w * 64 << GRANULE_SHIFT);
     for (; all; all &= all - 1)
         t->out[t->n++] =
@@ -356,11 +363,18 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
     /* An array for as many as were added since the last takes (an upper
      * bound, but for what a take that ran out of memory left behind:
      * make_room grows it). */
+    uint64_t young_added =
+        atomic_exchange_explicit(&added, 0, memory_order_relaxed);
     uint64_t expect =
-        atomic_exchange_explicit(&added, 0, memory_order_relaxed) +
+        young_added +
         (young ? 0 : atomic_load_explicit(&old_added, memory_order_relaxed));
-    if (expect && !make_room(&t, expect + expect / 8 + 64))
-        t.failed = true;   /* all are put back, for the next time */
+    if (expect && !make_room(&t, expect + expect / 8 + 64)) {
+        /* All stay for the next time, and count for its trigger. */
+        atomic_fetch_add_explicit(&added, young_added, memory_order_relaxed);
+        *out = NULL;
+        *n = 0;
+        return OURO_ENOMEM;
+    }
     size_t regions = 0;
     for (size_t di = 0; di < TOP_DIRS; di++) {
         directory *d = atomic_load_explicit(&top[di], memory_order_acquire);
@@ -382,6 +396,10 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
     /* Only the collector inserts into the old set, and it is here. */
     if (!young && !t.failed)
         atomic_store_explicit(&old_added, 0, memory_order_relaxed);
+    /* Those left in place count for the next trigger again. */
+    if (t.failed && young_added > t.young)
+        atomic_fetch_add_explicit(&added, young_added - t.young,
+                                  memory_order_relaxed);
     if (self)
         ouro__quiescent(self);
     *out = t.out;

@@ -364,6 +364,10 @@ void ouro__gc_stop(void)
     }
     ouro__mem_free(cands);
     ouro_flush();
+}
+
+void ouro__gc_fini(void)
+{
     ouro__cand_fini();
 }
 

@@ -10,6 +10,9 @@
  * candidate set (from ouro_shutdown, on an attached thread). */
 int ouro__gc_start(const ouro_config *config);
 void ouro__gc_stop(void);
+/* After the last flush and detach of ouro_shutdown (which may still buffer
+ * candidates): free the candidate set. */
+void ouro__gc_fini(void);
 
 /* The candidate set reached n entries: maybe wake the collector, or, if
  * the running collection has fallen behind, start pacing the mutators. */

@@ -115,6 +115,7 @@ void ouro_shutdown(void)
                     "attached", n - 1);
     ouro_flush();
     ouro_thread_detach();
+    ouro__gc_fini();   /* the flush and the detach may still buffer */
     OURO_ASSERT(!atomic_load_explicit(&ouro__orphans_present,
                                       memory_order_relaxed));
     atomic_store_explicit(&ouro__rt.running, 0, memory_order_release);

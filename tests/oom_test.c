@@ -191,6 +191,27 @@ static void collection_out_of_memory_keeps_the_cycle(void **state)
     }
 }
 
+/* A take that finds no memory leaves the candidates where they are, and
+ * still counted for the automatic trigger: the count used to be zeroed as
+ * the take began, so a program that then went quiet was never collected
+ * again. */
+static void failed_take_keeps_the_candidates_counted(void **state)
+{
+    (void)state;
+    assert_int_equal(ouro_gc_collect(), 0);   /* the collector attaches */
+    drop_a_cycle();
+    ouro_flush();
+    assert_int_equal(ouro_gc_get_count(), 2);
+    fail_every = 1;
+    int64_t found = ouro_gc_collect();
+    fail_every = 0;
+    assert_true(found == 0 || found == OURO_ENOMEM);
+    assert_int_equal(ouro_gc_get_count(), 2);
+    assert_int_equal(ouro_test_live(), 2);
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_int_equal(ouro_test_live(), 0);
+}
+
 /* Merge requests while allocations fail: a decrement cannot report an
  * error, so the owner's merge queue has room from its attach on, and
  * growing it is tried early enough that a failure leaves room. */
@@ -267,6 +288,8 @@ int main(void)
             cycle_whose_buffering_failed_is_collected, setup, teardown),
         cmocka_unit_test_setup_teardown(
             collection_out_of_memory_keeps_the_cycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            failed_take_keeps_the_candidates_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(
             merge_requests_survive_failing_allocations, setup, teardown),
     };
