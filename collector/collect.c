@@ -16,10 +16,12 @@
  *   W1        after this handshake every online thread sees the marks, and
  *             has diverted its inline increments (ouro__gc_active), so
  *             even an owner's increment of a member sets TOUCHED.
- *   validate  members whose count != references from members, or TOUCHED,
- *             or DIRTY, are black with all they reach (recorded edges):
- *             S'.  After the handshake W2, newly TOUCHED/DIRTY members are
- *             black likewise: S'' is unreachable.
+ *   validate  members whose count != references from members, or that
+ *             are QUEUED in a merge queue (one snapshot with the count),
+ *             are black with all they reach (recorded edges): S'.
+ *   W2, settle  after the handshake W2, under every side lock, TOUCHED,
+ *             DIRTY or QUEUED members are black likewise (the refine):
+ *             S'' is unreachable; it leaves the registry and weak table.
  *   finalize  finalizers run on this thread; if any ran, validate again, so
  *             that what they resurrected survives.
  *   free      references from the garbage to the rest are released at once
@@ -526,15 +528,23 @@ static size_t validate(gc_ctx *c, bool again)
             __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj);
         /* After W1, like every read of this pass; miscounted() compares
          * it with in_edges once all of them are counted. */
-        t->nodes[i].recount = ouro__raw_refcnt(o) - 1;
         /* QUEUED is read here, before W2, not only by the refine: an owner
-         * offline through W2 merges when it comes back, perhaps while the
-         * refine runs, and that merge still writes to the object after its
-         * CAS has cleared QUEUED.  An object queued after this read was
-         * decremented by a reference this count includes: miscounted, or
-         * a member's DIRTY slot (docs/collector.md, step 6). */
-        if (queued(o))
+         * offline through W2 (or detaching offline) merges meanwhile, and
+         * its merge still writes to the object after the CAS that clears
+         * QUEUED.  From the same load as the count: a snapshot before that
+         * CAS is QUEUED, one after it counts the merger's own reference
+         * (miscounted either way).  An object queued after this read was
+         * decremented through a reference this count includes
+         * (miscounted), or a member's slot (the member is DIRTY), or one
+         * taken after W1 (TOUCHED): docs/collector.md, step 6. */
+        bool was_queued;
+        t->nodes[i].recount = ouro__raw_refcnt_queued(o, &was_queued) - 1;
+        if (was_queued)
             t->nodes[i].recount = QUEUED_RECOUNT;
+        void (*hook)(ouro_object *) = atomic_load_explicit(
+            &ouro__recount_test_hook, memory_order_relaxed);
+        if (OURO_UNLIKELY(hook != NULL))
+            hook(o);
         if (!o->ob_type->traverse)
             continue;
         c->cur = (int64_t)i;
@@ -734,6 +744,7 @@ static void release_rest(gc_ctx *c)
 }
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
 struct ouro__search_count *_Atomic ouro__take_search_count;
 
 static bool examinable(ouro_object *o, void *arg)

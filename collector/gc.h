@@ -50,6 +50,9 @@ void ouro__gc_collect_fini(void);
 /* White-box tests only: called on the collector thread after each taken
  * candidate's subgraph has been walked, to schedule mutator work there. */
 extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
+/* White-box tests only: called on the collector thread in validation's
+ * pass 3 right after a member's count (and queue state) was read. */
+extern void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
 /* Tests: if set, the collector counts its searches of the taken
  * candidates (in_cands in collect.c) and the entries they looked at. */
 struct ouro__search_count {

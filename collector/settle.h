@@ -5,9 +5,9 @@
  * reference, so the handshakes alone do not close the garbage set against
  * them.  After each validation that found garbage, the collector takes
  * every side lock (heap.h: they guard the registry and the weak table),
- * refines the
- * garbage set once more (TOUCHED or DIRTY members are black, with all they
- * reach), and, still under the locks, takes the remaining members out of
+ * refines the garbage set (TOUCHED, DIRTY or QUEUED members are black,
+ * with all they reach: step 8, which runs only here), and, still under
+ * the locks, takes the remaining members out of
  * the registry and clears their weak references.  The callbacks due run
  * after the locks are released, before any finalizer.
  */

@@ -377,9 +377,10 @@ void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)
     }
 }
 
-int64_t ouro__raw_refcnt(const ouro_object *obj)
+int64_t ouro__raw_refcnt_queued(const ouro_object *obj, bool *queued)
 {
     ouro_object *o = (ouro_object *)obj;
+    *queued = false;
     /* acquire: pairs with the release store of 0 in merge_into_shared, so
      * that a merge in progress is never read as local 0 + old shared (the
      * collector's validation relies on reads never undercounting). */
@@ -389,7 +390,15 @@ int64_t ouro__raw_refcnt(const ouro_object *obj)
     int32_t shared = atomic_load_explicit(&o->ob_ref_shared, memory_order_relaxed);
     int64_t count = (int64_t)local + ouro__shared_count(shared);
     /* The merge queue's reference stands for one already released. */
-    if ((shared & OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED)
+    if ((shared & OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED) {
+        *queued = true;
         count -= 1;
+    }
     return count;
+}
+
+int64_t ouro__raw_refcnt(const ouro_object *o)
+{
+    bool queued;
+    return ouro__raw_refcnt_queued(o, &queued);
 }

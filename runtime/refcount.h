@@ -120,5 +120,8 @@ extern void (*_Atomic ouro__death_test_hook)(ouro_object *o);
 
 /* Applied count (local + shared, less a queued reference), racy snapshot. */
 int64_t ouro__raw_refcnt(const ouro_object *o);
+/* The same, and whether the snapshot was QUEUED, from one load of the
+ * shared count: a merge's CAS cannot fall between the two answers. */
+int64_t ouro__raw_refcnt_queued(const ouro_object *o, bool *queued);
 
 #endif /* OURO_REFCOUNT_H */

@@ -10,10 +10,15 @@
  *   - an owner offline through both handshakes, with a member in its merge
  *     queue, that comes back and merges right before the settle step: its
  *     merge still writes to the member after the CAS that ends QUEUED, so
- *     validation must have made it black before the second handshake.
+ *     validation must have made it black before the second handshake;
+ *   - an owner that detaches while offline, merging (and stalled after the
+ *     CAS) right after validation read the member's count: the count and
+ *     the queue state must come from one snapshot.  With two loads the
+ *     collection freed the cycle under the merge (found by review).
  */
 #include "fixture.h"
 
+#include "gc.h"
 #include "refcount.h"
 #include "settle.h"
 
@@ -91,6 +96,27 @@ static void weak_get_before_settle_keeps_the_cycle(void **state)
 
 /* ---- a merge in progress during the settle step ------------------------ */
 
+/* Sleep in steps of 1 ms until *flag is set, for `ms` at most. */
+static void wait_for(_Atomic int *flag, int ms)
+{
+    for (int i = 0; i < ms && !atomic_load(flag); i++) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* A two-list cycle a <-> b made by this thread, b released: returns a,
+ * whose references (ours and b's slot) are all local. */
+static ouro_object *cycle_with_local_member(void)
+{
+    ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
+    assert_int_equal(ouro_list_append(a, b), OURO_OK);
+    assert_int_equal(ouro_list_append(b, a), OURO_OK);
+    ouro_decref(b);   /* b is a candidate */
+    ouro_flush();
+    return a;
+}
+
 static ouro_object *queued_member;        /* a, owned by the test thread */
 static pthread_t owner_thread;
 static _Atomic int merge_now, mid_merge, merge_done;
@@ -115,10 +141,7 @@ static void stall_the_merge(ouro_object *o)
     if (o != queued_member || !pthread_equal(pthread_self(), owner_thread) ||
         atomic_exchange(&mid_merge, 1))
         return;
-    for (int i = 0; i < 200 && !atomic_load(&merge_done); i++) {
-        struct timespec ts = {0, 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    wait_for(&merge_done, 200);
 }
 
 static void *drop_and_collect(void *arg)
@@ -140,12 +163,7 @@ static void *drop_and_collect(void *arg)
 static void owner_merging_during_settle_keeps_the_cycle(void **state)
 {
     (void)state;
-    ouro_object *a = ouro_list_new(0), *b = ouro_list_new(0);
-    assert_int_equal(ouro_list_append(a, b), OURO_OK);
-    assert_int_equal(ouro_list_append(b, a), OURO_OK);
-    ouro_decref(b);   /* b is a candidate; a's references are all local */
-    ouro_flush();
-    queued_member = a;   /* our reference, now the other thread's */
+    queued_member = cycle_with_local_member();   /* our reference: theirs */
     owner_thread = pthread_self();
     atomic_store(&merge_now, 0);
     atomic_store(&mid_merge, 0);
@@ -176,11 +194,81 @@ static void owner_merging_during_settle_keeps_the_cycle(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
+/* ---- an owner detaching offline, right after the count was read ------- */
+
+static ouro_object *detached_member;
+static pthread_t detaching_thread;
+static _Atomic int owner_ready, detach_now, detach_mid, detach_done;
+
+/* In the detaching owner's merge of the member, after its CAS. */
+static void stall_the_detach(ouro_object *o)
+{
+    if (o != detached_member || !atomic_load(&detach_now) ||
+        !pthread_equal(pthread_self(), detaching_thread) ||
+        atomic_exchange(&detach_mid, 1))
+        return;
+    wait_for(&detach_done, 500);
+}
+
+/* On the collector, right after pass 3 read the member's count: let the
+ * owner detach and wait until its merge is past the CAS (1 s at most). */
+static void detach_after_the_read(ouro_object *o)
+{
+    if (o != detached_member)
+        return;
+    atomic_store(&ouro__recount_test_hook, NULL);
+    atomic_store(&detach_now, 1);
+    wait_for(&detach_mid, 1000);
+}
+
+static void *detaching_owner(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    detached_member = cycle_with_local_member();   /* our reference: main's */
+    ouro_blocking_begin();
+    atomic_store(&owner_ready, 1);
+    while (!atomic_load(&detach_now))
+        sched_yield();
+    ouro_thread_detach();   /* offline: merges a, with no handshake */
+    return NULL;
+}
+
+static void owner_detaching_offline_mid_merge_keeps_the_cycle(void **state)
+{
+    (void)state;
+    atomic_store(&owner_ready, 0);
+    atomic_store(&detach_now, 0);
+    atomic_store(&detach_mid, 0);
+    atomic_store(&detach_done, 0);
+    atomic_store(&ouro__decref_test_hook, stall_the_detach);
+    assert_int_equal(
+        pthread_create(&detaching_thread, NULL, detaching_owner, NULL), 0);
+    while (!atomic_load(&owner_ready))
+        ouro_safepoint();
+    ouro_decref(detached_member);   /* not the owner, shared 0: QUEUED */
+    ouro_flush();
+    atomic_store(&ouro__recount_test_hook, detach_after_the_read);
+    int64_t found = ouro_gc_collect();
+    atomic_store(&detach_done, 1);
+    ouro_blocking_begin();
+    pthread_join(detaching_thread, NULL);
+    ouro_blocking_end();
+    atomic_store(&ouro__decref_test_hook, NULL);
+    atomic_store(&ouro__recount_test_hook, NULL);
+    assert_true(atomic_load(&detach_mid));   /* the window was reached */
+    assert_int_equal(found, 0);
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(owner_merging_during_settle_keeps_the_cycle),
+        OURO_TEST(owner_detaching_offline_mid_merge_keeps_the_cycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
