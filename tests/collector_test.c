@@ -353,9 +353,7 @@ static int setup_cpu_clock(void **state)
     (void)state;
     ouro_record_type_init(&node_type, "Node", 2, NULL);
     ouro_config cfg = {.gc_disabled = 1, .pause_cpu_clock = 1};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 static void pause_work(void)

@@ -20,13 +20,20 @@
 
 #include <ouro.h>
 
+/* Initialise with `cfg` and attach this thread: 0, or -1 (a setup's
+ * failure). */
+static inline int ouro_test_start(const ouro_config *cfg)
+{
+    if (ouro_init(cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
+        return -1;
+    return 0;
+}
+
 static inline int ouro_test_setup(void **state)
 {
     (void)state;
     ouro_config cfg = {.gc_disabled = 1};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 /* Objects neither freed nor immortal, after applying this thread's

@@ -316,9 +316,7 @@ static int noting_setup(void **state)
     /* Small batches: a decrement batch stays under BIG_ALLOC. */
     ouro_config cfg = {.gc_disabled = 1, .decref_batch = 256,
                        .malloc_fn = noting_malloc, .free_fn = plain_free};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 /* An increment and a decrement of each: all become candidates. */
@@ -422,9 +420,7 @@ static int arenas_setup(void **state)
     atomic_store(&arena_far, 0);
     ouro_config cfg = {.gc_disabled = 1, .malloc_fn = arena_malloc,
                        .free_fn = arena_free};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 static int arenas_teardown(void **state)
@@ -590,9 +586,7 @@ static int take_goal_setup(void **state)
     atomic_store(&take_goal_done, 0);
     ouro_config cfg = {.gc_disabled = 1, .malloc_fn = goal_at_take_malloc,
                        .free_fn = plain_free};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 static void collector_passes_quiescent_points_while_taking(void **state)

@@ -45,9 +45,7 @@ static int setup(void **state)
     outstanding = 0;
     ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
                        .gc_disabled = 1};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 static int teardown(void **state)

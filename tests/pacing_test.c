@@ -104,9 +104,7 @@ static int setup_pacing_off(void **state)
 {
     (void)state;
     ouro_config cfg = {.gc_disabled = 1, .gc_pace_max_us = -1};
-    if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
-        return -1;
-    return 0;
+    return ouro_test_start(&cfg);
 }
 
 static void pacing_can_be_turned_off(void **state)
