@@ -538,9 +538,8 @@ static size_t validate(gc_ctx *c, bool again)
          * (miscounted), or a member's slot (the member is DIRTY), or one
          * taken after W1 (TOUCHED): docs/collector.md, step 6. */
         bool was_queued;
-        t->nodes[i].recount = ouro__raw_refcnt_queued(o, &was_queued) - 1;
-        if (was_queued)
-            t->nodes[i].recount = QUEUED_RECOUNT;
+        int64_t count = ouro__raw_refcnt_queued(o, &was_queued);
+        t->nodes[i].recount = was_queued ? QUEUED_RECOUNT : count - 1;
         void (*hook)(ouro_object *) = atomic_load_explicit(
             &ouro__recount_test_hook, memory_order_relaxed);
         if (OURO_UNLIKELY(hook != NULL))
@@ -555,7 +554,7 @@ static size_t validate(gc_ctx *c, bool again)
             t->nodes[i].color = GC_BLACK;
         return 0;
     }
-    blacken_if(c, miscounted, false);                                    /* S' */
+    blacken_if(c, miscounted, false);                             /* S' */
     handshake(c->self);                                           /* W2 */
     if (c->oom) {   /* could not spread black: nothing is proven garbage */
         for (size_t i = 0; i < t->n; i++)
