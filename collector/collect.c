@@ -316,7 +316,7 @@ static void scan_black(gc_ctx *c)
 {
     for (size_t k = 0; c->sp; k++) {
         quiesce_every(c, k);
-        ouro_object *o = c->tab.nodes[c->stack[--c->sp]].obj;
+        ouro_object *o = c->tab.objs[c->stack[--c->sp]];
         if (o->ob_type->traverse)
             o->ob_type->traverse(o, visit_black, c);
     }
@@ -331,9 +331,9 @@ static void trial_drain(gc_ctx *c)
     while (c->sp && !c->oom) {
         uint32_t i = c->stack[--c->sp];
         gc_node *node = &c->tab.nodes[i];
-        ouro_object *o = node->obj;
+        ouro_object *o = c->tab.objs[i];
         const ouro_type *tp = o->ob_type;
-        node->count = ouro__raw_refcnt(o) - 1;   /* less our hold */
+        node->count = gc_count_of(ouro__raw_refcnt(o) - 1);   /* less our hold */
         node->finalizer = tp->finalize != NULL;
         c->cur = i;
         if (tp->traverse)
@@ -356,7 +356,7 @@ static void trial_color(gc_ctx *c)
         gc_node *node = &c->tab.nodes[i];
         if (node->color == GC_DEAD)
             continue;
-        if (node->count != (int64_t)node->in_edges) {   /* outside refs, or a race */
+        if ((int64_t)node->count != (int64_t)node->in_edges) {   /* outside refs, or a race */
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
         } else {
@@ -440,15 +440,15 @@ static size_t count_white(const gc_ctx *c)
 
 /* Black roots among white nodes: those for which `bad` holds (which reads
  * the objects' headers, if `reads_objects`). */
-static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, gc_node *n),
+static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i),
                        bool reads_objects)
 {
     for (size_t i = 0; i < c->tab.n; i++) {
         quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
         if (reads_objects && i + PREFETCH_AHEAD < c->tab.n)
-            __builtin_prefetch(c->tab.nodes[i + PREFETCH_AHEAD].obj);
-        if (node->color == GC_WHITE && bad(c, node)) {
+            __builtin_prefetch(c->tab.objs[i + PREFETCH_AHEAD]);
+        if (node->color == GC_WHITE && bad(c, i)) {
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
         }
@@ -465,26 +465,22 @@ static bool queued(ouro_object *o)
             OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED;
 }
 
-static bool flagged(gc_ctx *c, gc_node *n)
+static bool flagged(gc_ctx *c, size_t i)
 {
-    (void)c;
-    return (atomic_load_explicit(&n->obj->ob_gc, memory_order_relaxed) &
+    ouro_object *o = c->tab.objs[i];
+    return (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
             (OURO__GC_TOUCHED | OURO__GC_DIRTY)) ||
-           queued(n->obj);
+           queued(o);
 }
 
-/* What validation records for a member found QUEUED: no number of
- * references matches it. */
-#define QUEUED_RECOUNT INT64_C(-1)
-
-/* Counts only (QUEUED members carry QUEUED_RECOUNT).  TOUCHED and DIRTY
+/* Counts only (QUEUED members carry GC_COUNT_QUEUED).  TOUCHED and DIRTY
  * are never cleared between the hold and the free, so a flag raised before
  * this pass is still there when the refine reads them after W2, and black
  * spreads the same way.  This pass reads the table alone. */
-static bool miscounted(gc_ctx *c, gc_node *n)
+static bool miscounted(gc_ctx *c, size_t i)
 {
-    (void)c;
-    return n->recount != (int64_t)n->in_edges;
+    const gc_node *n = &c->tab.nodes[i];
+    return (int64_t)n->recount != (int64_t)n->in_edges;
 }
 
 /* Steps 4-7 of docs/collector.md on the current white set; returns the
@@ -504,11 +500,19 @@ static size_t validate(gc_ctx *c, bool again)
      * cleared, and their decrements are applied after W1 (a grace period),
      * so that a finalizer that merely changes its own fields does not keep
      * the garbage alive. */
+    /* The edges this pass records run between white nodes: at most the
+     * references trial deletion counted into them, if the graph kept its
+     * shape.  Room for them at once, not by doubling (a hint). */
+    size_t expect_edges = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->nodes[i].color == GC_WHITE)
+            expect_edges += t->nodes[i].in_edges;
+    gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
     for (size_t i = 0; i < t->n; i++) {
         t->nodes[i].in_edges = 0;
         if (again && t->nodes[i].color == GC_WHITE)
             atomic_fetch_and_explicit(
-                &t->nodes[i].obj->ob_gc,
+                &t->objs[i]->ob_gc,
                 ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
                 memory_order_relaxed);
     }
@@ -521,11 +525,11 @@ static size_t validate(gc_ctx *c, bool again)
     t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
-        ouro_object *o = t->nodes[i].obj;
+        ouro_object *o = t->objs[i];
         if (t->nodes[i].color != GC_WHITE)
             continue;
         if (i + PREFETCH_AHEAD < t->n)
-            __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj);
+            __builtin_prefetch(t->objs[i + PREFETCH_AHEAD]);
         /* After W1, like every read of this pass; miscounted() compares
          * it with in_edges once all of them are counted. */
         /* QUEUED is read here, before W2, not only by the refine: an owner
@@ -539,7 +543,7 @@ static size_t validate(gc_ctx *c, bool again)
          * taken after W1 (TOUCHED): docs/collector.md, step 6. */
         bool was_queued;
         int64_t count = ouro__raw_refcnt_queued(o, &was_queued);
-        t->nodes[i].recount = was_queued ? QUEUED_RECOUNT : count - 1;
+        t->nodes[i].recount = was_queued ? GC_COUNT_QUEUED : gc_count_of(count - 1);
         void (*hook)(ouro_object *) = atomic_load_explicit(
             &ouro__recount_test_hook, memory_order_relaxed);
         if (OURO_UNLIKELY(hook != NULL))
@@ -587,10 +591,10 @@ static inline void prefetch_links(const gc_ctx *c, size_t i)
     const gc_table *t = &c->tab;
     if (i + 2 * PREFETCH_AHEAD < t->n)
         __builtin_prefetch((const ouro__heap_link *)
-                               t->nodes[i + 2 * PREFETCH_AHEAD].obj - 1, 1);
+                               t->objs[i + 2 * PREFETCH_AHEAD] - 1, 1);
     if (i + PREFETCH_AHEAD < t->n) {
         const ouro__heap_link *l =
-            (const ouro__heap_link *)t->nodes[i + PREFETCH_AHEAD].obj - 1;
+            (const ouro__heap_link *)t->objs[i + PREFETCH_AHEAD] - 1;
         if (l->next)
             __builtin_prefetch(l->next, 1);
     }
@@ -620,7 +624,7 @@ static size_t settle(gc_ctx *c)
             node->color = GC_BLACK;
             continue;
         }
-        ouro__settle_garbage_locked(node->obj, is_white, c, &due);
+        ouro__settle_garbage_locked(c->tab.objs[i], is_white, c, &due);
         n++;
     }
     ouro__settle_unlock();
@@ -635,7 +639,7 @@ static bool run_finalizers(gc_ctx *c)
 {
     bool ran = false;
     for (size_t i = 0; i < c->tab.n; i++) {
-        ouro_object *o = c->tab.nodes[i].obj;
+        ouro_object *o = c->tab.objs[i];
         if (c->tab.nodes[i].color != GC_WHITE || !c->tab.nodes[i].finalizer)
             continue;
         uint32_t old = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_FINALIZED,
@@ -665,9 +669,9 @@ static void free_garbage(gc_ctx *c)
     gc_table *t = &c->tab;
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
-        ouro_object *o = t->nodes[i].obj;
+        ouro_object *o = t->objs[i];
         if (i + PREFETCH_AHEAD < t->n)
-            __builtin_prefetch(t->nodes[i + PREFETCH_AHEAD].obj, 1);
+            __builtin_prefetch(t->objs[i + PREFETCH_AHEAD], 1);
         if (t->nodes[i].color != GC_WHITE)
             continue;
         ouro__cand_forget(o);   /* buffered again during the collection */
@@ -678,7 +682,7 @@ static void free_garbage(gc_ctx *c)
     }
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
-        ouro_object *o = t->nodes[i].obj;
+        ouro_object *o = t->objs[i];
         if (t->nodes[i].color != GC_WHITE)
             continue;
         if (o->ob_type->destroy)
@@ -701,9 +705,9 @@ static void report_garbage(gc_ctx *c)
         if (node->color != GC_WHITE)
             continue;
         if (debug & OURO_GC_DEBUG_COLLECTABLE)
-            ouro__gc_report_collectable(node->obj);
+            ouro__gc_report_collectable(c->tab.objs[i]);
         if (debug & OURO_GC_DEBUG_SAVEALL)
-            ouro__gc_save_garbage(node->obj);
+            ouro__gc_save_garbage(c->tab.objs[i]);
     }
     /* Saved, or, if the list had no room for one, kept for the next
      * collection (found again: was_white buffers it): the saved objects may
@@ -721,7 +725,7 @@ static void release_rest(gc_ctx *c)
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         gc_node *node = &t->nodes[i];
-        ouro_object *o = node->obj;
+        ouro_object *o = t->objs[i];
         if (node->color == GC_DEAD || (node->color == GC_WHITE && !c->oom))
             continue;   /* freed */
         if (node->was_white)
@@ -735,7 +739,7 @@ static void release_rest(gc_ctx *c)
          *    ran), since nothing else may ever decrement it again;
          *  - candidates, if we ran out of memory. */
         if ((node->candidate &&
-             (c->oom || ouro__raw_refcnt(o) - 1 != node->count)) ||
+             (c->oom || ouro__raw_refcnt(o) - 1 != (int64_t)node->count)) ||
             node->was_white)
             ouro__maybe_buffer(o);
         ouro__release_hold(c->self, o);

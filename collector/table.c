@@ -55,7 +55,7 @@ int64_t gc_table_find(const gc_table *t, const ouro_object *obj)
         uint32_t k = t->index[i];
         if (!k)
             return -1;
-        if (t->nodes[k - 1].obj == obj)
+        if (t->objs[k - 1] == obj)
             return (int64_t)k - 1;
     }
 }
@@ -68,7 +68,7 @@ static bool grow_index(gc_table *t)
         return false;
     /* Only nodes past the header-numbered ones are hashed. */
     for (size_t n = t->numbered; n < t->n; n++) {
-        size_t i = hash_ptr(t->nodes[n].obj, icap);
+        size_t i = hash_ptr(t->objs[n], icap);
         while (index[i])
             i = (i + 1) & (icap - 1);
         index[i] = (uint32_t)n + 1;
@@ -119,7 +119,6 @@ int64_t gc_table_add(gc_table *t, ouro_object *obj)
         return -1;
     gc_node *node = &t->nodes[t->n];
     memset(node, 0, sizeof *node);
-    node->obj = obj;
     node->color = GC_GRAY;
     t->objs[t->n] = obj;
     if (hashed) {
@@ -134,6 +133,11 @@ int64_t gc_table_add(gc_table *t, ouro_object *obj)
 bool gc_table_reserve(gc_table *t, size_t nodes)
 {
     return grow_nodes(t, nodes);
+}
+
+bool gc_table_reserve_edges(gc_table *t, size_t edges)
+{
+    return grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges, edges);
 }
 
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)

@@ -11,10 +11,11 @@
 
 enum { GC_WHITE, GC_GRAY, GC_BLACK, GC_DEAD /* a zombie, freed */ };
 
+/* 16 bytes: the table is written and read by every pass, so its size is
+ * memory traffic.  The object's address is in objs[] alone. */
 typedef struct gc_node {
-    ouro_object *obj;
-    int64_t count;       /* applied count at trial deletion, less our hold */
-    int64_t recount;     /* the same, read again after handshake W1 */
+    int32_t count;       /* applied count at trial deletion, less our hold */
+    int32_t recount;     /* the same, read again after handshake W1 */
     uint32_t in_edges;   /* references from examined objects */
     uint8_t color;
     bool candidate;      /* taken from the set, or from the registry */
@@ -22,13 +23,24 @@ typedef struct gc_node {
     bool finalizer;      /* its type has a finalizer */
 } gc_node;
 
+/* A count a node records when it has none to compare: negative, so that
+ * it equals no number of references, and the node is black. */
+#define GC_COUNT_QUEUED (-1)    /* QUEUED: a merge queue holds a reference */
+#define GC_COUNT_TOO_MANY (-2)  /* beyond int32_t */
+
+/* `count` (less our hold) as a node records it. */
+static inline int32_t gc_count_of(int64_t count)
+{
+    return count > INT32_MAX ? GC_COUNT_TOO_MANY : (int32_t)count;
+}
+
 typedef struct gc_edge {
     uint32_t src, dst;
 } gc_edge;
 
 typedef struct gc_table {
     gc_node *nodes;
-    ouro_object **objs;  /* nodes[i].obj again, packed: what lookups scan */
+    ouro_object **objs;  /* node i's object, packed: what lookups scan */
     size_t n, cap;
     /* Header numbers: number k (1, 2, ...) stands for the nodes
      * (k - 1) << shift up to k << shift, a run of 1 << shift pointers in
@@ -57,6 +69,8 @@ int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
  * Nodes past `numbered` also go into the hash index. */
 int64_t gc_table_add(gc_table *t, ouro_object *obj);
 bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst);
+/* Room for `edges` edges without growing (a hint: false is harmless). */
+bool gc_table_reserve_edges(gc_table *t, size_t edges);
 /* Room for `nodes` nodes without growing (a hint: false is harmless). */
 bool gc_table_reserve(gc_table *t, size_t nodes);
 
