@@ -47,7 +47,7 @@
 
 #include <string.h>
 
-#define GRANULE_SHIFT 4
+#define GRANULE_SHIFT OURO__CAND_GRANULE_SHIFT
 #define REGION_SHIFT 21
 #define DIR_SHIFT 35
 #define ADDRESS_BITS 48
@@ -277,9 +277,9 @@ bool ouro__cand_remove(ouro_object *o)
 
 typedef struct take {
     bool both;             /* the old set too */
-    ouro_object **out;
-    size_t n, cap;
-    size_t young;          /* of them from the young set */
+    ouro__taken out;
+    size_t cap;            /* words out has room for */
+    size_t young;          /* entries from the young set */
     bool failed;           /* no memory: leave the rest in place */
 } take;
 
@@ -291,32 +291,32 @@ static inline uint64_t grab(_Atomic uint64_t *w)
                : 0;
 }
 
-static bool make_room(take *t, size_t extra)
+static bool make_room(take *t, size_t words)
 {
-    if (t->n + extra <= t->cap)
+    if (t->out.nwords + words <= t->cap)
         return true;
-    size_t want = (t->n + extra) * 2 + 64;
-    ouro_object **bigger = ouro__mem_alloc(want * sizeof *bigger);
+    size_t want = (t->out.nwords + words) * 2 + 64;
+    ouro__taken_word *bigger = ouro__mem_alloc(want * sizeof *bigger);
     if (!bigger)
         return false;
-    if (t->n)
-        memcpy(bigger, t->out, t->n * sizeof *bigger);
-    ouro__mem_free(t->out);
-    t->out = bigger;
+    if (t->out.nwords)
+        memcpy(bigger, t->out.words, t->out.nwords * sizeof *bigger);
+    ouro__mem_free(t->out.words);
+    t->out.words = bigger;
     t->cap = want;
     return true;
 }
 
 /* The entries of word `w` of region `r`, for the sets whose summary bit
- * named it (`sets`: bit 0 young, bit 1 old), in address order.  Room for a
- * whole word comes first: without it the word is not exchanged at all,
- * only named again by its summary and dirty bits for the next take (an
- * entry taken and put back would leave a dying object's removal to find
- * it missing, and a zombie in the set). */
+ * named it (`sets`: bit 0 young, bit 1 old).  Room for the word comes
+ * first: without it the word is not exchanged at all, only named again by
+ * its summary and dirty bits for the next take (an entry taken and put
+ * back would leave a dying object's removal to find it missing, and a
+ * zombie in the set). */
 static void take_word(take *t, directory *d, size_t ri, region *r, size_t w,
                       unsigned sets, uintptr_t base)
 {
-    if (!t->failed && !make_room(t, 64))
+    if (!t->failed && !make_room(t, 1))
         t->failed = true;
     if (t->failed) {
         for (int s = 0; s < SETS; s++)
@@ -331,12 +331,12 @@ static void take_word(take *t, directory *d, size_t ri, region *r, size_t w,
         if (sets & (1u << s))
             got[s] = grab(&r->bits[s][w]);
     uint64_t all = got[YOUNG_SET] | got[OLD_SET];
+    if (!all)
+        return;   /* a stale summary bit */
     t->young += (size_t)__builtin_popcountll(got[YOUNG_SET]);
-    uintptr_t at = base + ((uintptr_t)w * 64 << GRANULE_SHIFT);
-    for (; all; all &= all - 1)
-        t->out[t->n++] =
-            (ouro_object *)(at + ((uintptr_t)__builtin_ctzll(all)
-                                  << GRANULE_SHIFT));
+    t->out.n += (size_t)__builtin_popcountll(all);
+    t->out.words[t->out.nwords++] = (ouro__taken_word){
+        base + ((uintptr_t)w * 64 << GRANULE_SHIFT), all};
 }
 
 static void take_region(take *t, directory *d, size_t ri, uintptr_t base)
@@ -356,23 +356,23 @@ static void take_region(take *t, directory *d, size_t ri, uintptr_t base)
     }
 }
 
-int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
-                        size_t *n)
+int ouro__cand_take_all(ouro_thread *self, bool young, ouro__taken *out)
 {
     take t = {.both = !young};
-    /* An array for as many as were added since the last takes (an upper
-     * bound, but for what a take that ran out of memory left behind:
-     * make_room grows it). */
+    /* Room for as many words as were added since the last takes, up to a
+     * region's worth (an upper bound on the words, but for what a take
+     * that ran out of memory left behind; make_room grows it). */
     uint64_t young_added =
         atomic_exchange_explicit(&added, 0, memory_order_relaxed);
     uint64_t expect =
         young_added +
         (young ? 0 : atomic_load_explicit(&old_added, memory_order_relaxed));
-    if (expect && !make_room(&t, expect + expect / 8 + 64)) {
+    if (expect > REGION_WORDS)
+        expect = REGION_WORDS;
+    if (expect && !make_room(&t, expect)) {
         /* All stay for the next time, and count for its trigger. */
         atomic_fetch_add_explicit(&added, young_added, memory_order_relaxed);
-        *out = NULL;
-        *n = 0;
+        *out = (ouro__taken){NULL, 0, 0};
         return OURO_ENOMEM;
     }
     size_t regions = 0;
@@ -402,13 +402,18 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
                                   memory_order_relaxed);
     if (self)
         ouro__quiescent(self);
-    *out = t.out;
-    *n = t.n;
-    if (!t.n) {
-        ouro__mem_free(t.out);
-        *out = NULL;
+    if (!t.out.nwords) {
+        ouro__mem_free(t.out.words);
+        t.out.words = NULL;
     }
+    *out = t.out;
     return t.failed ? OURO_ENOMEM : OURO_OK;
+}
+
+void ouro__taken_free(ouro__taken *t)
+{
+    ouro__mem_free(t->words);
+    *t = (ouro__taken){NULL, 0, 0};
 }
 
 void ouro__cand_forget(ouro_object *o)

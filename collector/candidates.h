@@ -35,16 +35,38 @@ void ouro__cand_fini(void);
  * there, false if a take got it first. */
 bool ouro__cand_remove(ouro_object *o);
 
+/* Candidates taken for one collection: the nonzero words of the bitmaps,
+ * in address order, each naming up to 64 objects.  Its memory is a small
+ * fraction of the candidates' (a dense word names one object per 16 bytes
+ * of a 1 KiB span, at 16 bytes a word). */
+#define OURO__CAND_GRANULE_SHIFT 4
+#define OURO__CAND_WORD_SPAN ((uintptr_t)64 << OURO__CAND_GRANULE_SHIFT)
+
+typedef struct ouro__taken_word {
+    uintptr_t base;   /* first granule's address (a multiple of the span) */
+    uint64_t bits;    /* bit k set: the candidate at base + 16 k */
+} ouro__taken_word;
+
+typedef struct ouro__taken {
+    ouro__taken_word *words;   /* from ouro__mem_alloc; NULL when empty */
+    size_t nwords;
+    size_t n;                  /* bits set in all words: the candidates */
+} ouro__taken;
+
+static inline ouro_object *ouro__taken_object(uintptr_t base, unsigned k)
+{
+    return (ouro_object *)(base + ((uintptr_t)k << OURO__CAND_GRANULE_SHIFT));
+}
+
 /* Take every candidate out of the young set, or out of both sets (they
- * stay BUFFERED until the collector holds them), in address order;
+ * stay BUFFERED until the collector holds them), into *out;
  * OURO_ENOMEM if there was no memory for all of them (those not taken stay
- * for the next time).  Returns an array from ouro__mem_alloc (or NULL when
- * empty) in *out and its length.  With `self` (online, holding no borrowed
- * pointer), it passes quiescent points as it goes, so that a long take
- * does not hold up grace periods.  Collector only (and shutdown): takes
- * never overlap. */
-int ouro__cand_take_all(ouro_thread *self, bool young, ouro_object ***out,
-                        size_t *n);
+ * for the next time).  With `self` (online, holding no borrowed pointer),
+ * it passes quiescent points as it goes, so that a long take does not hold
+ * up grace periods.  Collector only (and shutdown): takes never overlap.
+ * Release *out with ouro__taken_free. */
+int ouro__cand_take_all(ouro_thread *self, bool young, ouro__taken *out);
+void ouro__taken_free(ouro__taken *t);
 
 /* Collector only.  Taken candidate o (still BUFFERED, held by the caller)
  * goes to the old set, and a young collection's walk found old object o

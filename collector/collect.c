@@ -51,9 +51,8 @@ typedef struct gc_ctx {
     bool oom;
     bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
-    ouro_object **cands;         /* the taken candidates, address order */
-    size_t ncand;
-    size_t finger;               /* where the last search in cands ended */
+    ouro__taken taken;           /* the taken candidates, address order */
+    size_t finger;               /* the word the last search ended at */
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -181,38 +180,29 @@ static void mark_held(gc_ctx *c, ouro_object *o, int64_t j, bool candidate)
     }
 }
 
-/* An untaken entry keeps its place in cands, tagged in bit 0 (objects are
- * at least 8-byte aligned), so that the array stays in order. */
-#define UNTAKEN ((uintptr_t)1)
-
-/* An entry's address, tag or not: the order of cands. */
-static inline uintptr_t address_of(const ouro_object *e)
-{
-    return (uintptr_t)e & ~UNTAKEN;
-}
-
-/* Is `o` in cands (and not untaken)?  A galloping search from where the
- * last one ended: a walk reaches what was allocated next to what it came
- * from, so the answer is mostly a step or two away (a long ring is found
- * one neighbour at a time), and never more than 2 log n probes.  The
- * addresses are distinct (each candidate is taken once), so the first
- * entry not below o's address is o's entry if it has one. */
+/* Is `o` among the taken candidates (and not untaken)?  A galloping
+ * search of the taken words from where the last one ended: a walk reaches
+ * what was allocated next to what it came from, so the answer is mostly
+ * in the same word or the next, and never more than 2 log n probes.  The
+ * words' spans are distinct and in address order, so the first word whose
+ * base is not below o's word's base is o's word if any is. */
 static bool in_cands(gc_ctx *c, const ouro_object *o)
 {
-    uintptr_t key = (uintptr_t)o;
-    ouro_object **v = c->cands;
-    size_t n = c->ncand;
-    if (!n || key < address_of(v[0]) || key > address_of(v[n - 1]))
+    uintptr_t a = (uintptr_t)o;
+    uintptr_t key = a & ~(OURO__CAND_WORD_SPAN - 1);
+    const ouro__taken_word *v = c->taken.words;
+    size_t n = c->taken.nwords;
+    if (!n || (a & ((1u << OURO__CAND_GRANULE_SHIFT) - 1)) ||
+        key < v[0].base || key > v[n - 1].base)
         return false;
     size_t f = c->finger < n ? c->finger : n - 1;
-    /* Find the first index whose address is >= key, between lo
-     * (exclusive, SIZE_MAX meaning none) and hi (inclusive, n meaning
-     * none). */
+    /* Find the first index whose base is >= key, between lo (exclusive,
+     * SIZE_MAX meaning none) and hi (inclusive, n meaning none). */
     size_t lo, hi, step = 1, probes = 1;
-    if (address_of(v[f]) < key) {
+    if (v[f].base < key) {
         lo = f;
         hi = f + 1;
-        while (hi < n && address_of(v[hi]) < key) {
+        while (hi < n && v[hi].base < key) {
             lo = hi;
             step *= 2;
             hi = step < n - f ? f + step : n;
@@ -221,7 +211,7 @@ static bool in_cands(gc_ctx *c, const ouro_object *o)
     } else {
         hi = f;
         lo = f ? f - 1 : SIZE_MAX;
-        while (lo != SIZE_MAX && address_of(v[lo]) >= key) {
+        while (lo != SIZE_MAX && v[lo].base >= key) {
             hi = lo;
             step *= 2;
             lo = step <= f ? f - step : SIZE_MAX;
@@ -231,7 +221,7 @@ static bool in_cands(gc_ctx *c, const ouro_object *o)
     while (hi - lo > 1) {   /* lo + 1 wraps to 0 when lo is SIZE_MAX */
         size_t mid = lo + (hi - lo) / 2;
         probes++;
-        if (address_of(v[mid]) < key)
+        if (v[mid].base < key)
             lo = mid;
         else
             hi = mid;
@@ -243,26 +233,54 @@ static bool in_cands(gc_ctx *c, const ouro_object *o)
         count->searches++;
         count->probes += probes;
     }
-    return hi < n && v[hi] == o;
+    unsigned k = (unsigned)(a >> OURO__CAND_GRANULE_SHIFT) & 63;
+    return hi < n && v[hi].base == key && ((v[hi].bits >> k) & 1);
 }
 
-/* Is `o`, BUFFERED, among the candidates taken for this collection (in
- * cands, which the take left in address order)? */
+/* Is `o`, BUFFERED, among the candidates taken for this collection? */
 static bool taken_and_buffered(gc_ctx *c, ouro_object *o)
 {
     if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
           OURO__GC_BUFFERED))
         return false;
-    return c->cands && in_cands(c, o);
+    return c->taken.words && in_cands(c, o);
 }
 
-/* Taken candidate i's candidacy ended without a node (a zombie, frozen, or
- * no room): forget that it was taken, so that no walk later in this loop
- * takes it (or an object allocated at its address since) for a taken
- * candidate and strips BUFFERED from an entry of the live set. */
-static void untake(gc_ctx *c, size_t i, const ouro_object *o)
+/* Taken candidate k of word w: its candidacy ended without a node (a
+ * zombie, frozen, or no room).  Forget that it was taken, so that no walk
+ * later in this loop takes it (or an object allocated at its address
+ * since) for a taken candidate and strips BUFFERED from an entry of the
+ * live set. */
+static void untake(gc_ctx *c, size_t w, unsigned k)
 {
-    c->cands[i] = (ouro_object *)((uintptr_t)o | UNTAKEN);
+    c->taken.words[w].bits &= ~((uint64_t)1 << k);
+}
+
+/* A position in the taken candidates: word w, and its bits not yet
+ * visited. */
+typedef struct cursor {
+    size_t w;
+    uint64_t rest;
+} cursor;
+
+/* The next candidate after `cu` (its bit in *k), or NULL at the end. */
+static inline ouro_object *cursor_next(const ouro__taken *t, cursor *cu,
+                                       unsigned *k)
+{
+    while (!cu->rest) {
+        if (++cu->w >= t->nwords)
+            return NULL;
+        cu->rest = t->words[cu->w].bits;
+    }
+    *k = (unsigned)__builtin_ctzll(cu->rest);
+    cu->rest &= cu->rest - 1;
+    return ouro__taken_object(t->words[cu->w].base, *k);
+}
+
+/* Before the first candidate. */
+static inline cursor cursor_start(void)
+{
+    return (cursor){SIZE_MAX, 0};
 }
 
 static void visit_gray(ouro_object *child, void *arg)
@@ -823,8 +841,6 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
      * the first handshake sees the flag, and diverts its increments. */
     atomic_store_explicit(&ouro__gc_active, 1, memory_order_release);
 
-    ouro_object **cands;
-    size_t ncand;
     /* With the whole heap to take (a buffering found no memory), this
      * collection is a full one. */
     if (run->young && ouro__cand_overflow_pending())
@@ -832,11 +848,10 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     /* In address order: every later pass walks the nodes in table order,
      * and objects allocated together lie together.  Quiescent as it goes
      * (it reads no object). */
-    run->old_taken = ouro__cand_take_all(c.self, run->young, &cands,
-                                         &ncand) == OURO_OK &&
+    run->old_taken = ouro__cand_take_all(c.self, run->young, &c.taken) ==
+                         OURO_OK &&
                      !run->young;
-    c.cands = cands;
-    c.ncand = ncand;
+    size_t ncand = c.taken.n;
     ouro__gc_pace_begin(ncand);
     /* Before any candidate is marked, so that the snapshot's holds are not
      * touches, and the candidates' walks find its objects in the table
@@ -849,25 +864,36 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         take_whole_heap(&c);
     }
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
-    for (size_t i = 0; i < ncand; i++) {
+    /* `ahead` runs PREFETCH_AHEAD candidates before `at`: the first touch
+     * of each candidate, so its misses start early. */
+    cursor at = cursor_start(), ahead = cursor_start();
+    unsigned k;
+    for (size_t i = 0; i < PREFETCH_AHEAD; i++) {
+        ouro_object *p = cursor_next(&c.taken, &ahead, &k);
+        if (p)
+            __builtin_prefetch(p, 1);
+    }
+    ouro_object *o;
+    for (size_t i = 0; (o = cursor_next(&c.taken, &at, &k)); i++) {
         quiesce_every(&c, i);
-        ouro_object *o = cands[i];
-        c.finger = i;
-        /* The first touch of each candidate: start the misses early. */
-        if (i + PREFETCH_AHEAD < ncand)
-            __builtin_prefetch(cands[i + PREFETCH_AHEAD], 1);
+        unsigned pk;
+        ouro_object *p = cursor_next(&c.taken, &ahead, &pk);
+        if (p)
+            __builtin_prefetch(p, 1);
+        size_t w = at.w;
+        c.finger = w;
         /* Safe to read before the hold: a taken candidate is freed only
          * after our zombie claim (candidates.c). */
         if (gc_table_lookup(&c.tab, o) >= 0)
             continue;   /* reached from an earlier one: marked there */
         if (!hold_candidate(&c, o)) {
-            untake(&c, i, o);   /* a zombie, freed: its address may return */
+            untake(&c, w, k);   /* a zombie, freed: its address may return */
             continue;
         }
         if (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
             OURO__GC_FROZEN) {
             /* Frozen since it was buffered: dropped, never examined. */
-            untake(&c, i, o);
+            untake(&c, w, k);
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro__release_hold(c.self, o);
@@ -879,7 +905,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             /* Old: left to the next full collection, in the old set.
              * Moved under our hold, so that its death cannot be decided
              * while it is in no set (docs/collector.md, "Generations"). */
-            untake(&c, i, o);
+            untake(&c, w, k);
             if (ouro__cand_defer(o)) {
                 run->deferred++;
             } else {   /* no memory: back in the young set, if it can */
@@ -894,7 +920,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         int64_t j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
-            untake(&c, i, o);
+            untake(&c, w, k);
             atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
                                       memory_order_relaxed);
             ouro__maybe_buffer(o);
@@ -909,8 +935,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         if (OURO_UNLIKELY(hook != NULL))
             hook(o);
     }
-    c.cands = NULL;
-    ouro__mem_free(cands);
+    ouro__taken_free(&c.taken);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 
     trial_color(&c);

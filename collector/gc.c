@@ -348,21 +348,23 @@ void ouro__gc_stop(void)
     ouro__gc_debug_fini();
     /* Nobody collects any more: release the remaining candidates; those
      * that died while taken are ours to free. */
-    ouro_object **cands;
-    size_t n;
-    ouro__cand_take_all(NULL, false, &cands, &n);   /* both sets */
+    ouro__taken taken;
+    ouro__cand_take_all(NULL, false, &taken);   /* both sets */
     ouro_thread *self = ouro__self;
-    for (size_t i = 0; i < n; i++) {
-        ouro_object *o = cands[i];
-        if (ouro__try_incref_shared(o)) {
-            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
-                                      memory_order_relaxed);
-            ouro__release_hold(self, o);
-        } else {
-            ouro__zombie_claim(self, o);
+    for (size_t w = 0; w < taken.nwords; w++)
+        for (uint64_t bits = taken.words[w].bits; bits; bits &= bits - 1) {
+            ouro_object *o = ouro__taken_object(
+                taken.words[w].base, (unsigned)__builtin_ctzll(bits));
+            if (ouro__try_incref_shared(o)) {
+                atomic_fetch_and_explicit(&o->ob_gc,
+                                          ~(uint32_t)OURO__GC_BUFFERED,
+                                          memory_order_relaxed);
+                ouro__release_hold(self, o);
+            } else {
+                ouro__zombie_claim(self, o);
+            }
         }
-    }
-    ouro__mem_free(cands);
+    ouro__taken_free(&taken);
     ouro_flush();
 }
 

@@ -651,6 +651,17 @@ static int by_address(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The objects of a take, into dst; how many. */
+static size_t taken_objects(const ouro__taken *t, ouro_object **dst)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < t->nwords; w++)
+        for (uint64_t bits = t->words[w].bits; bits; bits &= bits - 1)
+            dst[n++] = ouro__taken_object(t->words[w].base,
+                                          (unsigned)__builtin_ctzll(bits));
+    return n;
+}
+
 static void racing_insertions_place_an_object_once(void **state)
 {
     (void)state;
@@ -665,19 +676,17 @@ static void racing_insertions_place_an_object_once(void **state)
         ouro__cand_buffer_old(raced[i]);   /* as a young walk's boundary */
     }
     pthread_join(th, NULL);
-    ouro_object **young, **rest, **taken;
-    size_t ny, nr;
-    assert_int_equal(ouro__cand_take_all(NULL, true, &young, &ny), OURO_OK);
-    assert_int_equal(ouro__cand_take_all(NULL, false, &rest, &nr), OURO_OK);
-    size_t n = ny + nr;
-    taken = malloc((n ? n : 1) * sizeof *taken);
+    ouro__taken young, rest;
+    assert_int_equal(ouro__cand_take_all(NULL, true, &young), OURO_OK);
+    assert_int_equal(ouro__cand_take_all(NULL, false, &rest), OURO_OK);
+    size_t n = young.n + rest.n;
+    ouro_object **taken = malloc((n ? n : 1) * sizeof *taken);
     assert_non_null(taken);
-    if (ny)
-        memcpy(taken, young, ny * sizeof *taken);
-    if (nr)
-        memcpy(taken + ny, rest, nr * sizeof *taken);
-    ouro__mem_free(young);
-    ouro__mem_free(rest);
+    size_t listed = taken_objects(&young, taken);
+    listed += taken_objects(&rest, taken + listed);
+    assert_int_equal(listed, n);
+    ouro__taken_free(&young);
+    ouro__taken_free(&rest);
     qsort(taken, n, sizeof *taken, by_address);
     size_t twice = 0;
     for (size_t i = 1; i < n; i++)
