@@ -32,9 +32,15 @@ typedef struct ouro__side_lock {
 } ouro__side_lock;
 extern ouro__side_lock ouro__side_locks[OURO__SIDE_STRIPES];
 
+/* By 4 KiB page: objects allocated one after another share a stripe, so
+ * each list runs through them in order, and removing a run of them in
+ * address order (the collector's settle step) writes to lines it has just
+ * touched, not to neighbours some 32 objects away.  Pages are hashed, so
+ * that threads allocating in different arenas rarely share a lock. */
 static inline unsigned ouro__side_stripe(const void *addr)
 {
-    return (unsigned)(((uint64_t)(uintptr_t)addr * 0x9e3779b97f4a7c15ull) >>
+    return (unsigned)((((uint64_t)(uintptr_t)addr >> 12) *
+                       0x9e3779b97f4a7c15ull) >>
                       59);
 }
 
