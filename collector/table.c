@@ -110,7 +110,7 @@ static bool grow_nodes(gc_table *t, size_t need)
     return true;
 }
 
-int64_t gc_table_add(gc_table *t, ouro_object *obj)
+int64_t gc_table_add_slow(gc_table *t, ouro_object *obj)
 {
     bool hashed = t->n >= t->numbered;
     if (hashed && (t->n + 1) * 2 > t->icap && !grow_index(t))
@@ -140,7 +140,7 @@ bool gc_table_reserve_edges(gc_table *t, size_t edges)
     return grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges, edges);
 }
 
-bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)
+bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst)
 {
     if (!grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges,
               t->nedges + 1))

@@ -66,9 +66,25 @@ void gc_table_trim(gc_table *t);
 /* Index of obj's node, or -1. */
 int64_t gc_table_find(const gc_table *t, const ouro_object *obj);
 /* Add a node for obj (not present); its index, or -1 when out of memory.
- * Nodes past `numbered` also go into the hash index. */
-int64_t gc_table_add(gc_table *t, ouro_object *obj);
-bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst);
+ * Nodes past `numbered` also go into the hash index.  The common case, a
+ * numbered node with room, inline; the rest in table.c. */
+int64_t gc_table_add_slow(gc_table *t, ouro_object *obj);
+static inline int64_t gc_table_add(gc_table *t, ouro_object *obj)
+{
+    if (OURO_UNLIKELY(t->n >= t->numbered || t->n >= t->cap))
+        return gc_table_add_slow(t, obj);
+    t->nodes[t->n] = (gc_node){.color = GC_GRAY};
+    t->objs[t->n] = obj;
+    return (int64_t)t->n++;
+}
+bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst);
+static inline bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)
+{
+    if (OURO_UNLIKELY(t->nedges >= t->edges_cap))
+        return gc_table_add_edge_slow(t, src, dst);
+    t->edges[t->nedges++] = (gc_edge){src, dst};
+    return true;
+}
 /* Room for `edges` edges without growing (a hint: false is harmless). */
 bool gc_table_reserve_edges(gc_table *t, size_t edges);
 /* Room for `nodes` nodes without growing (a hint: false is harmless). */
