@@ -40,6 +40,8 @@
 
 #define QUIESCE_EVERY 1024
 #define PREFETCH_AHEAD 8
+/* Trial deletion reads a node this many nodes after it was added (below). */
+#define DRAIN_LAG 32
 
 typedef struct gc_ctx {
     ouro_thread *self;
@@ -47,7 +49,7 @@ typedef struct gc_ctx {
     uint32_t *stack;
     size_t sp, scap;
     int64_t cur;                 /* node being traversed */
-    uint64_t drained;            /* nodes trial deletion has read */
+    size_t drained;              /* nodes trial deletion has read */
     bool oom;
     bool handshaken;             /* W1 done: every claim is before it */
     struct ouro_gc_run *run;
@@ -315,7 +317,6 @@ static void visit_gray(ouro_object *child, void *arg)
          * passed no quiescent point since, so the increment is safe. */
         ouro_incref(child);
         mark_held(c, child, j, taken_and_buffered(c, child));
-        push(c, (uint32_t)j);
     }
     c->tab.nodes[j].in_edges++;
 }
@@ -340,25 +341,33 @@ static void scan_black(gc_ctx *c)
     }
 }
 
-/* Trial deletion from the nodes on the stack: read each one's count (it is
- * held and IN_GC already) and add what it references, held and marked, to
- * the table.  Run right after each candidate is held, while its header is
- * still in cache. */
-static void trial_drain(gc_ctx *c)
+/* Trial deletion of the nodes added and not read yet, in table order,
+ * until `lag` are left: read each one's count (it is held and IN_GC
+ * already) and add what it references, held and marked, to the table.
+ *
+ * The table is the work queue.  The loop over the candidates adds them in
+ * address order and calls this with a lag, so that a node is read some
+ * nodes after its hold brought its header into cache, and a reference to
+ * a candidate a little further on finds it in the table already (held as
+ * a candidate) instead of chasing it: a ring of candidates is read in
+ * address order, not one dependent load after another.  The order is
+ * free: all that matters is that each node is held and marked before its
+ * count is read. */
+static void trial_drain(gc_ctx *c, size_t lag)
 {
-    while (c->sp && !c->oom) {
-        uint32_t i = c->stack[--c->sp];
+    while (c->tab.n - c->drained > lag && !c->oom) {
+        size_t i = c->drained++;
         gc_node *node = &c->tab.nodes[i];
         ouro_object *o = c->tab.objs[i];
         const ouro_type *tp = o->ob_type;
         node->count = gc_count_of(ouro__raw_refcnt(o) - 1);   /* less our hold */
         node->finalizer = tp->finalize != NULL;
-        c->cur = i;
+        c->cur = (int64_t)i;
         if (tp->traverse)
             tp->traverse(o, visit_gray, c);
         /* Every node reached is held: passing a quiescent point here is
          * safe and keeps other threads' grace periods moving. */
-        if (++c->drained % QUIESCE_EVERY == 0)
+        if (c->drained % QUIESCE_EVERY == 0)
             ouro__quiescent(c->self);
     }
 }
@@ -805,10 +814,9 @@ static void take_whole_heap(gc_ctx *c)
         mark_node(&c->tab, o, j, taken_and_buffered(c, o));
         c->tab.nodes[j].candidate = true;
         c->run->candidates++;
-        push(c, (uint32_t)j);
     }
     ouro__mem_free(all);
-    trial_drain(c);
+    trial_drain(c, 0);
 }
 
 static uint64_t phase_end(struct ouro_gc_run *run, int phase, uint64_t start)
@@ -928,13 +936,15 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             continue;
         }
         mark_held(&c, o, j, true);
-        push(&c, (uint32_t)j);
-        trial_drain(&c);
+        /* With the test hook, no lag: it runs once this candidate's
+         * subgraph has been read. */
         void (*hook)(ouro_object *) = atomic_load_explicit(
             &ouro__walk_test_hook, memory_order_relaxed);
+        trial_drain(&c, OURO_UNLIKELY(hook != NULL) ? 0 : DRAIN_LAG);
         if (OURO_UNLIKELY(hook != NULL))
             hook(o);
     }
+    trial_drain(&c, 0);
     ouro__taken_free(&c.taken);
     t = phase_end(run, OURO_GC_PHASE_CANDIDATES, t);
 

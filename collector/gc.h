@@ -48,7 +48,9 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run);
 void ouro__gc_collect_fini(void);
 
 /* White-box tests only: called on the collector thread after each taken
- * candidate's subgraph has been walked, to schedule mutator work there. */
+ * candidate's subgraph has been walked, to schedule mutator work there.
+ * While it is set, trial deletion reads every node as soon as it is
+ * added (no lag), so the walk is done when it runs. */
 extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 /* White-box tests only: called on the collector thread in validation's
  * pass 3 right after a member's count (and queue state) was read. */
