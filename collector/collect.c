@@ -399,8 +399,10 @@ static void visit_count(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
     int64_t j = gc_table_lookup(&c->tab, child);
-    if (j < 0 || c->tab.nodes[j].color != GC_WHITE)
+    if (j < 0 || c->tab.nodes[j].color != GC_WHITE) {
+        c->tab.nodes[c->cur].outside = true;
         return;
+    }
     if (!gc_table_add_edge(&c->tab, (uint32_t)c->cur, (uint32_t)j))
         c->oom = true;
     c->tab.nodes[j].in_edges++;
@@ -453,6 +455,12 @@ static void blacken_recorded(gc_ctx *c)
             t->nodes[i].color = GC_BLACK;
         c->oom = true;
     }
+    /* A white node's reference to a node now black is one the free must
+     * release. */
+    for (size_t e = 0; e < t->nedges; e++)
+        if (t->nodes[t->edges[e].src].color == GC_WHITE &&
+            t->nodes[t->edges[e].dst].color != GC_WHITE)
+            t->nodes[t->edges[e].src].outside = true;
     ouro__mem_free(start);
     ouro__mem_free(by_src);
 }
@@ -465,16 +473,12 @@ static size_t count_white(const gc_ctx *c)
     return n;
 }
 
-/* Black roots among white nodes: those for which `bad` holds (which reads
- * the objects' headers, if `reads_objects`). */
-static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i),
-                       bool reads_objects)
+/* Black roots among white nodes: those for which `bad` holds. */
+static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
 {
     for (size_t i = 0; i < c->tab.n; i++) {
         quiesce_every(c, i);
         gc_node *node = &c->tab.nodes[i];
-        if (reads_objects && i + PREFETCH_AHEAD < c->tab.n)
-            __builtin_prefetch(c->tab.objs[i + PREFETCH_AHEAD]);
         if (node->color == GC_WHITE && bad(c, i)) {
             node->color = GC_BLACK;
             push(c, (uint32_t)i);
@@ -490,14 +494,6 @@ static bool queued(ouro_object *o)
 {
     return (atomic_load_explicit(&o->ob_ref_shared, memory_order_acquire) &
             OURO__SHARED_STATE_MASK) == OURO__SHARED_QUEUED;
-}
-
-static bool flagged(gc_ctx *c, size_t i)
-{
-    ouro_object *o = c->tab.objs[i];
-    return (atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
-            (OURO__GC_TOUCHED | OURO__GC_DIRTY)) ||
-           queued(o);
 }
 
 /* Counts only (QUEUED members carry GC_COUNT_QUEUED).  TOUCHED and DIRTY
@@ -537,6 +533,7 @@ static size_t validate(gc_ctx *c, bool again)
     gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
     for (size_t i = 0; i < t->n; i++) {
         t->nodes[i].in_edges = 0;
+        t->nodes[i].outside = false;
         if (again && t->nodes[i].color == GC_WHITE)
             atomic_fetch_and_explicit(
                 &t->objs[i]->ob_gc,
@@ -585,7 +582,7 @@ static size_t validate(gc_ctx *c, bool again)
             t->nodes[i].color = GC_BLACK;
         return 0;
     }
-    blacken_if(c, miscounted, false);                             /* S' */
+    blacken_if(c, miscounted);                                    /* S' */
     handshake(c->self);                                           /* W2 */
     if (c->oom) {   /* could not spread black: nothing is proven garbage */
         for (size_t i = 0; i < t->n; i++)
@@ -607,52 +604,72 @@ static bool is_white(ouro_object *o, void *arg)
     return j >= 0 && c->tab.nodes[j].color == GC_WHITE;
 }
 
-/* Unlinking a member from the registry writes its neighbours there, and
- * the next one is mostly a member not reached yet (the lists are per side
- * stripe, so it lies some 32 objects on): prefetch a node's links ahead,
- * and, half as far ahead, its successor's links, read from the line the
- * first prefetch brought in.  Under the side locks, and every node is
- * held: the links are stable. */
-static inline void prefetch_links(const gc_ctx *c, size_t i)
-{
-    const gc_table *t = &c->tab;
-    if (i + 2 * PREFETCH_AHEAD < t->n)
-        __builtin_prefetch((const ouro__heap_link *)
-                               t->objs[i + 2 * PREFETCH_AHEAD] - 1, 1);
-    if (i + PREFETCH_AHEAD < t->n) {
-        const ouro__heap_link *l =
-            (const ouro__heap_link *)t->objs[i + PREFETCH_AHEAD] - 1;
-        if (l->next)
-            __builtin_prefetch(l->next, 1);
-    }
-}
-
-/* After W2: refine (step 8: TOUCHED, DIRTY or QUEUED members are black,
- * with what they reach) under every registry and weak-table lock, then
- * take the garbage out of both (docs/weakrefs.md, W4); run the weak
- * references' callbacks.  Returns the size of the garbage set, S''. */
+/* After W2, under every registry and weak-table lock: the refine (step
+ * 8: TOUCHED, DIRTY or QUEUED members are black, with what they reach)
+ * and the garbage's exit from the registry in one pass over the members,
+ * since each pass over a large garbage set costs a cache miss per member.
+ * A member not flagged leaves the registry at once; if black reaches it
+ * later (a flagged member after it, along the recorded edges), it is
+ * linked again before the locks are released, so no walk of the registry
+ * sees the difference.  Then the weak references of the final garbage are
+ * cleared (docs/weakrefs.md, W4) and their callbacks run.  Returns the
+ * size of the garbage set, S''. */
 static size_t settle(gc_ctx *c)
 {
+    gc_table *t = &c->tab;
     ouro__weak_pending due = {NULL, NULL};
-    size_t before = count_white(c), n = 0;
+    size_t before = count_white(c), n = 0, weak_sides = 0;
     void (*hook)(void) = atomic_load_explicit(&ouro__settle_test_hook,
                                               memory_order_relaxed);
     if (OURO_UNLIKELY(hook != NULL))
         hook();
     ouro__settle_lock();
-    blacken_if(c, flagged, true);
-    for (size_t i = 0; i < c->tab.n; i++) {
+    for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
-        gc_node *node = &c->tab.nodes[i];
-        prefetch_links(c, i);
+        gc_node *node = &t->nodes[i];
+        if (i + PREFETCH_AHEAD < t->n)
+            __builtin_prefetch((const ouro__heap_link *)
+                                   t->objs[i + PREFETCH_AHEAD] - 1, 1);
         if (node->color != GC_WHITE)
             continue;
-        if (c->oom) {   /* could not spread black: nothing is proven */
+        ouro_object *o = t->objs[i];
+        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
+        if ((gc & (OURO__GC_TOUCHED | OURO__GC_DIRTY)) || queued(o)) {
             node->color = GC_BLACK;
+            push(c, (uint32_t)i);
             continue;
         }
-        ouro__settle_garbage_locked(c->tab.objs[i], is_white, c, &due);
+        ouro__settle_leave_locked(o);
+        node->left = true;
+        if (ouro__settle_has_weak_side(o, gc)) {
+            node->weak_side = true;
+            weak_sides++;
+        }
+    }
+    if (c->sp) {   /* rare: black spreads, and takes some back */
+        blacken_recorded(c);
+        for (size_t i = 0; i < t->n; i++) {
+            gc_node *node = &t->nodes[i];
+            if (c->oom && node->color == GC_WHITE)
+                node->color = GC_BLACK;   /* could not spread: no proof */
+            if (node->left && node->color != GC_WHITE) {
+                ouro__settle_return_locked(t->objs[i]);
+                node->left = false;
+                weak_sides -= node->weak_side;
+                node->weak_side = false;
+            }
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        gc_node *node = &t->nodes[i];
+        if (node->color != GC_WHITE)
+            continue;
         n++;
+        if (weak_sides && node->weak_side) {
+            ouro__settle_weak_locked(t->objs[i], is_white, c, &due);
+            node->weak_side = false;
+        }
+        node->left = false;
     }
     ouro__settle_unlock();
     ouro__weak_run_callbacks(&due);
@@ -691,9 +708,23 @@ static void visit_release(ouro_object *child, void *arg)
     ouro__apply_decref(c->self, child);
 }
 
+/* Two passes: the releases read the referents' headers (is it white?),
+ * so no member is freed before all of them are done.  Only the members
+ * that validation saw refer to something that is not garbage (`outside`)
+ * have any to do: a member's references are those validation counted,
+ * since a change would have made it DIRTY, hence black, and nobody can
+ * reach it since. */
 static void free_garbage(gc_ctx *c)
 {
     gc_table *t = &c->tab;
+    for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
+        ouro_object *o = t->objs[i];
+        if (t->nodes[i].color != GC_WHITE || !t->nodes[i].outside)
+            continue;
+        c->cur = (int64_t)i;
+        o->ob_type->traverse(o, visit_release, c);
+    }
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];
@@ -702,16 +733,6 @@ static void free_garbage(gc_ctx *c)
         if (t->nodes[i].color != GC_WHITE)
             continue;
         ouro__cand_forget(o);   /* buffered again during the collection */
-        if (o->ob_type->traverse) {
-            c->cur = (int64_t)i;
-            o->ob_type->traverse(o, visit_release, c);
-        }
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        quiesce_every(c, i);
-        ouro_object *o = t->objs[i];
-        if (t->nodes[i].color != GC_WHITE)
-            continue;
         if (o->ob_type->destroy)
             o->ob_type->destroy(o);
         ouro__release_object(c->self, o);

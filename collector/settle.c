@@ -20,11 +20,20 @@ void ouro__settle_unlock(void)
     ouro__side_unlock_all();
 }
 
-void ouro__settle_garbage_locked(ouro_object *o,
-                                 bool (*is_garbage)(ouro_object *w, void *arg),
-                                 void *arg, ouro__weak_pending *due)
+void ouro__settle_leave_locked(ouro_object *o)
 {
     ouro__heap_untrack_locked(o);
+}
+
+void ouro__settle_return_locked(ouro_object *o)
+{
+    ouro__heap_track_locked(o);
+}
+
+void ouro__settle_weak_locked(ouro_object *o,
+                              bool (*is_garbage)(ouro_object *w, void *arg),
+                              void *arg, ouro__weak_pending *due)
+{
     ouro__weak_detach_garbage_locked(o, is_garbage, arg, due);
 }
 

@@ -20,8 +20,14 @@ typedef struct gc_node {
     uint8_t color;
     bool candidate;      /* taken from the set, or from the registry */
     bool was_white;      /* garbage after the first validation */
-    bool finalizer;      /* its type has a finalizer */
+    uint8_t finalizer : 1;   /* its type has a finalizer */
+    uint8_t left : 1;        /* settle: out of the registry */
+    uint8_t weak_side : 1;   /* settle: has weak references, or is one */
+    uint8_t outside : 1;     /* validation: refers to something that is
+                              * not a white node (the free releases it) */
 } gc_node;
+
+_Static_assert(sizeof(gc_node) == 16, "a node is 16 bytes");
 
 /* A count a node records when it has none to compare: negative, so that
  * it equals no number of references, and the node is black. */

@@ -53,24 +53,30 @@ void ouro__heap_init(void)
     }
 }
 
+void ouro__heap_track_locked(ouro_object *o)
+{
+    shard *s = shard_of(o);
+    ouro__heap_link *l = link_of(o);
+    if (l->next)
+        return;
+    l->next = s->head.next;
+    l->prev = &s->head;
+    s->head.next->prev = l;
+    s->head.next = l;
+    atomic_store_explicit(&s->count,
+                          atomic_load_explicit(&s->count,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 void ouro__heap_track(ouro_object *o)
 {
     if (!ouro__has_preheader(o->ob_type))
         return;
-    shard *s = shard_of(o);
-    ouro__heap_link *l = link_of(o);
-    pthread_mutex_lock(lock_of(s));
-    if (!l->next) {
-        l->next = s->head.next;
-        l->prev = &s->head;
-        s->head.next->prev = l;
-        s->head.next = l;
-        atomic_store_explicit(&s->count,
-                              atomic_load_explicit(&s->count,
-                                                   memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    }
-    pthread_mutex_unlock(lock_of(s));
+    pthread_mutex_t *m = lock_of(shard_of(o));
+    pthread_mutex_lock(m);
+    ouro__heap_track_locked(o);
+    pthread_mutex_unlock(m);
 }
 
 void ouro__heap_untrack_locked(ouro_object *o)

@@ -82,8 +82,10 @@ void ouro__heap_untrack(ouro_object *o);
  * the weak table before its count fields are reused. */
 void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 
-/* The collector's settle step: every side lock held; unlink `o`. */
+/* The collector's settle step: every side lock held; unlink `o`, or link
+ * it again (a no-op if it is linked). */
 void ouro__heap_untrack_locked(ouro_object *o);
+void ouro__heap_track_locked(ouro_object *o);
 
 /* About how many objects are linked now (a relaxed sum over the shards,
  * without their locks: a hint, e.g. for sizing the collector's table). */

@@ -6,7 +6,9 @@
  *     handshake, right before the settle step, must keep the cycle alive.
  *     Without the refinement under the side locks the collector frees the
  *     cycle while the reader holds it, and the reader's next read hits
- *     freed memory;
+ *     freed memory.  The other member leaves the registry before black
+ *     spreads to it, and must be linked again.  Garbage that refers to
+ *     the kept cycle must release its reference when it is freed;
  *   - an owner offline through both handshakes, with a member in its merge
  *     queue, that comes back and merges right before the settle step: its
  *     merge still writes to the member after the CAS that ends QUEUED, so
@@ -88,7 +90,51 @@ static void weak_get_before_settle_keeps_the_cycle(void **state)
     ouro_blocking_end();
     assert_true(atomic_load(&got));
     assert_true(atomic_load(&intact));
+    /* Both kept, so both still in the registry: the member that left it
+     * before black spread from the touched one was linked again. */
+    ouro_object *listed = ouro_gc_get_objects(&node_type);
+    assert_non_null(listed);
+    assert_int_equal(ouro_list_len(listed), 2);
+    ouro_decref(listed);
     /* Released by the reader: garbage again, and freed. */
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_null(ouro_weakref_get(weak));
+    ouro_decref(weak);
+}
+
+/* Garbage x (a self-cycle) refers to cycle a <-> b, which a weak
+ * dereference before the settle step keeps: x is freed, and must release
+ * its reference to a, counted at validation as an edge between white
+ * nodes.  Without that release a and b are never collected. */
+static void garbage_releases_what_the_settle_kept(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+    ouro_object *x = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    ouro_record_set(x, 0, x);
+    ouro_record_set(x, 1, a);
+    weak = ouro_weakref_new(a, NULL, NULL);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_decref(x);
+    ouro_flush();
+    atomic_store(&go, 0);
+    atomic_store(&got, 0);
+    atomic_store(&collected, 0);
+    atomic_store(&intact, 0);
+    atomic_store(&ouro__settle_test_hook, let_the_reader_in);
+    pthread_t th;
+    pthread_create(&th, NULL, reader, NULL);
+    assert_int_equal(ouro_gc_collect(), 1);   /* x alone */
+    atomic_store_explicit(&collected, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    assert_true(atomic_load(&got));
+    assert_true(atomic_load(&intact));
     assert_int_equal(ouro_gc_collect(), 2);
     assert_null(ouro_weakref_get(weak));
     ouro_decref(weak);
@@ -267,6 +313,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
+        OURO_TEST(garbage_releases_what_the_settle_kept),
         OURO_TEST(owner_merging_during_settle_keeps_the_cycle),
         OURO_TEST(owner_detaching_offline_mid_merge_keeps_the_cycle),
     };
