@@ -55,6 +55,9 @@ typedef struct gc_ctx {
     struct ouro_gc_run *run;
     ouro__taken taken;           /* the taken candidates, address order */
     size_t finger;               /* the word the last search ended at */
+    /* Of the garbage after the last settle: members with a finalizer, and
+     * with references to release (`outside`); then, how many were freed. */
+    size_t finalizers, outsiders, freed;
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -473,8 +476,9 @@ static size_t count_white(const gc_ctx *c)
     return n;
 }
 
-/* Black roots among white nodes: those for which `bad` holds. */
-static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
+/* Black roots among white nodes: those for which `bad` holds.  Whether
+ * there was any. */
+static bool blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
 {
     for (size_t i = 0; i < c->tab.n; i++) {
         quiesce_every(c, i);
@@ -484,8 +488,10 @@ static void blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
             push(c, (uint32_t)i);
         }
     }
-    if (c->sp)   /* nothing to spread from: the common case for garbage */
-        blacken_recorded(c);
+    if (!c->sp)   /* nothing to spread from: the common case for garbage */
+        return false;
+    blacken_recorded(c);
+    return true;
 }
 
 /* A QUEUED object is in its owner's merge queue, which will read it:
@@ -513,9 +519,6 @@ static bool miscounted(gc_ctx *c, size_t i)
 static size_t validate(gc_ctx *c, bool again)
 {
     gc_table *t = &c->tab;
-    size_t before = count_white(c);
-    if (!before)
-        return 0;
     /* First round: marked IN_GC since they were held (trial deletion);
      * TOUCHED and DIRTY have accumulated since then, which only adds black
      * roots.  Again: what the finalizers did is in the counts read after
@@ -526,20 +529,24 @@ static size_t validate(gc_ctx *c, bool again)
     /* The edges this pass records run between white nodes: at most the
      * references trial deletion counted into them, if the graph kept its
      * shape.  Room for them at once, not by doubling (a hint). */
-    size_t expect_edges = 0;
-    for (size_t i = 0; i < t->n; i++)
-        if (t->nodes[i].color == GC_WHITE)
-            expect_edges += t->nodes[i].in_edges;
-    gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
+    size_t before = 0, expect_edges = 0;
     for (size_t i = 0; i < t->n; i++) {
-        t->nodes[i].in_edges = 0;
-        t->nodes[i].outside = false;
-        if (again && t->nodes[i].color == GC_WHITE)
-            atomic_fetch_and_explicit(
-                &t->objs[i]->ob_gc,
-                ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
-                memory_order_relaxed);
+        gc_node *node = &t->nodes[i];
+        if (node->color == GC_WHITE) {
+            before++;
+            expect_edges += node->in_edges;
+            if (again)
+                atomic_fetch_and_explicit(
+                    &t->objs[i]->ob_gc,
+                    ~(uint32_t)(OURO__GC_TOUCHED | OURO__GC_DIRTY),
+                    memory_order_relaxed);
+        }
+        node->in_edges = 0;
+        node->outside = false;
     }
+    if (!before)
+        return 0;
+    gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
     if (again)
         ouro__decbuf_seal(c->self);
     handshake(c->self);                                           /* W1 */
@@ -582,7 +589,7 @@ static size_t validate(gc_ctx *c, bool again)
             t->nodes[i].color = GC_BLACK;
         return 0;
     }
-    blacken_if(c, miscounted);                                    /* S' */
+    bool spread = blacken_if(c, miscounted);                      /* S' */
     handshake(c->self);                                           /* W2 */
     if (c->oom) {   /* could not spread black: nothing is proven garbage */
         for (size_t i = 0; i < t->n; i++)
@@ -590,7 +597,7 @@ static size_t validate(gc_ctx *c, bool again)
                 t->nodes[i].color = GC_BLACK;
         return 0;
     }
-    size_t after = count_white(c);
+    size_t after = spread ? count_white(c) : before;
     c->run->aborted += before - after;
     return after;
 }
@@ -612,13 +619,14 @@ static bool is_white(ouro_object *o, void *arg)
  * later (a flagged member after it, along the recorded edges), it is
  * linked again before the locks are released, so no walk of the registry
  * sees the difference.  Then the weak references of the final garbage are
- * cleared (docs/weakrefs.md, W4) and their callbacks run.  Returns the
- * size of the garbage set, S''. */
-static size_t settle(gc_ctx *c)
+ * cleared (docs/weakrefs.md, W4) and their callbacks run.  `before` is
+ * the size of S'; `first`, the settle after the first validation (its
+ * garbage is was_white).  Returns the size of the garbage set, S''. */
+static size_t settle(gc_ctx *c, size_t before, bool first)
 {
     gc_table *t = &c->tab;
     ouro__weak_pending due = {NULL, NULL};
-    size_t before = count_white(c), n = 0, weak_sides = 0;
+    size_t n = 0, weak_sides = 0;
     void (*hook)(void) = atomic_load_explicit(&ouro__settle_test_hook,
                                               memory_order_relaxed);
     if (OURO_UNLIKELY(hook != NULL))
@@ -660,11 +668,15 @@ static size_t settle(gc_ctx *c)
             }
         }
     }
+    c->finalizers = c->outsiders = 0;
     for (size_t i = 0; i < t->n; i++) {
         gc_node *node = &t->nodes[i];
         if (node->color != GC_WHITE)
             continue;
         n++;
+        node->was_white |= first;
+        c->finalizers += node->finalizer;
+        c->outsiders += node->outside;
         if (weak_sides && node->weak_side) {
             ouro__settle_weak_locked(t->objs[i], is_white, c, &due);
             node->weak_side = false;
@@ -682,6 +694,8 @@ static size_t settle(gc_ctx *c)
 static bool run_finalizers(gc_ctx *c)
 {
     bool ran = false;
+    if (!c->finalizers)
+        return false;
     for (size_t i = 0; i < c->tab.n; i++) {
         ouro_object *o = c->tab.objs[i];
         if (c->tab.nodes[i].color != GC_WHITE || !c->tab.nodes[i].finalizer)
@@ -717,7 +731,7 @@ static void visit_release(ouro_object *child, void *arg)
 static void free_garbage(gc_ctx *c)
 {
     gc_table *t = &c->tab;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; c->outsiders && i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];
         if (t->nodes[i].color != GC_WHITE || !t->nodes[i].outside)
@@ -737,6 +751,7 @@ static void free_garbage(gc_ctx *c)
             o->ob_type->destroy(o);
         ouro__release_object(c->self, o);
         c->run->collected++;
+        c->freed++;
     }
 }
 
@@ -975,16 +990,14 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     size_t garbage = 0;
     if (!c.oom) {
         garbage = validate(&c, false);
-        if (garbage)
-            garbage = settle(&c);   /* weak references cleared */
+        if (garbage)   /* weak references cleared; was_white set */
+            garbage = settle(&c, garbage, true);
         t = phase_end(run, OURO_GC_PHASE_VALIDATE, t);
         run->unreachable += garbage;
-        for (size_t i = 0; i < c.tab.n; i++)
-            c.tab.nodes[i].was_white = c.tab.nodes[i].color == GC_WHITE;
         if (garbage && !c.oom && run_finalizers(&c)) {
             garbage = validate(&c, true);   /* resurrected ones live */
             if (garbage)
-                garbage = settle(&c);
+                garbage = settle(&c, garbage, false);
         }
         t = phase_end(run, OURO_GC_PHASE_FINALIZE, t);
         if (!c.oom) {
@@ -993,7 +1006,8 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
         }
     }
     await_decrements_in_flight(&c);
-    release_rest(&c);
+    if (c.freed < c.tab.n)   /* else every node was garbage, and is freed */
+        release_rest(&c);
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
