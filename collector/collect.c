@@ -52,6 +52,7 @@ typedef struct gc_ctx {
     size_t drained;              /* nodes trial deletion has read */
     bool oom;
     bool handshaken;             /* W1 done: every claim is before it */
+    bool tdst_lost;              /* trial's edges not all recorded */
     struct ouro_gc_run *run;
     ouro__taken taken;           /* the taken candidates, address order */
     size_t finger;               /* the word the last search ended at */
@@ -322,6 +323,8 @@ static void visit_gray(ouro_object *child, void *arg)
         mark_held(c, child, j, taken_and_buffered(c, child));
     }
     c->tab.nodes[j].in_edges++;
+    if (OURO_UNLIKELY(!gc_table_add_tdst(&c->tab, (uint32_t)j)))
+        c->tdst_lost = true;   /* the scan reads the objects instead */
 }
 
 static void visit_black(ouro_object *child, void *arg)
@@ -334,13 +337,31 @@ static void visit_black(ouro_object *child, void *arg)
     }
 }
 
+/* Black spreads from the nodes on the stack to what they reference: along
+ * the references trial deletion recorded (the graph it counted, read from
+ * the table alone), or, if it could not record them all, by traversing
+ * the objects again. */
 static void scan_black(gc_ctx *c)
 {
+    gc_table *t = &c->tab;
     for (size_t k = 0; c->sp; k++) {
         quiesce_every(c, k);
-        ouro_object *o = c->tab.objs[c->stack[--c->sp]];
-        if (o->ob_type->traverse)
-            o->ob_type->traverse(o, visit_black, c);
+        uint32_t i = c->stack[--c->sp];
+        if (OURO_UNLIKELY(c->tdst_lost)) {
+            ouro_object *o = t->objs[i];
+            if (o->ob_type->traverse)
+                o->ob_type->traverse(o, visit_black, c);
+            continue;
+        }
+        size_t end = i + 1 < t->n ? (size_t)t->nodes[i + 1].recount
+                                  : t->ntdst;
+        for (size_t e = (size_t)t->nodes[i].recount; e < end; e++) {
+            gc_node *d = &t->nodes[t->tdst[e]];
+            if (d->color == GC_WHITE) {
+                d->color = GC_BLACK;
+                push(c, t->tdst[e]);
+            }
+        }
     }
 }
 
@@ -365,6 +386,10 @@ static void trial_drain(gc_ctx *c, size_t lag)
         const ouro_type *tp = o->ob_type;
         node->count = gc_count_of(ouro__raw_refcnt(o) - 1);   /* less our hold */
         node->finalizer = tp->finalize != NULL;
+        /* Where its references' run starts (table.h, tdst). */
+        if (OURO_UNLIKELY(c->tab.ntdst > INT32_MAX))
+            c->tdst_lost = true;
+        node->recount = (int32_t)c->tab.ntdst;
         c->cur = (int64_t)i;
         if (tp->traverse)
             tp->traverse(o, visit_gray, c);
@@ -811,6 +836,7 @@ static void release_rest(gc_ctx *c)
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
+atomic_bool ouro__trial_edges_test_off;
 struct ouro__search_count *_Atomic ouro__take_search_count;
 
 static bool examinable(ouro_object *o, void *arg)
@@ -875,6 +901,8 @@ void ouro__gc_collect_fini(void)
 int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
 {
     gc_ctx c = {.self = self, .run = run, .tab = kept_table};
+    c.tdst_lost = atomic_load_explicit(&ouro__trial_edges_test_off,
+                                       memory_order_relaxed);
     /* Every node is a tracked object: the heap bounds the table, but for
      * what is allocated during the collection (hashed, if it comes to
      * that). */

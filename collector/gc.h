@@ -55,6 +55,10 @@ extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 /* White-box tests only: called on the collector thread in validation's
  * pass 3 right after a member's count (and queue state) was read. */
 extern void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
+/* White-box tests only: if set, collections scan black by traversing the
+ * objects, as when there was no memory to record trial deletion's
+ * edges. */
+extern atomic_bool ouro__trial_edges_test_off;
 /* Tests: if set, the collector counts its searches of the taken
  * candidates (in_cands in collect.c) and the entries they looked at. */
 struct ouro__search_count {

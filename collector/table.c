@@ -23,6 +23,7 @@ void gc_table_free(gc_table *t)
     ouro__mem_free(t->objs);
     ouro__mem_free(t->index);
     ouro__mem_free(t->edges);
+    ouro__mem_free(t->tdst);
     gc_table_init(t);
 }
 
@@ -37,6 +38,7 @@ void gc_table_reset(gc_table *t, size_t expect)
     t->numbered = (size_t)(OURO__GC_NODE_MAX - 1) << t->shift;
     t->n = 0;
     t->nedges = 0;
+    t->ntdst = 0;
     if (t->icap)
         memset(t->index, 0, t->icap * sizeof *t->index);
 }
@@ -132,6 +134,8 @@ int64_t gc_table_add_slow(gc_table *t, ouro_object *obj)
 
 bool gc_table_reserve(gc_table *t, size_t nodes)
 {
+    /* About as many references as nodes, in the common shapes. */
+    grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, nodes);
     return grow_nodes(t, nodes);
 }
 
@@ -146,5 +150,13 @@ bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst)
               t->nedges + 1))
         return false;
     t->edges[t->nedges++] = (gc_edge){src, dst};
+    return true;
+}
+
+bool gc_table_add_tdst_slow(gc_table *t, uint32_t dst)
+{
+    if (!grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, t->ntdst + 1))
+        return false;
+    t->tdst[t->ntdst++] = dst;
     return true;
 }

@@ -15,7 +15,8 @@ enum { GC_WHITE, GC_GRAY, GC_BLACK, GC_DEAD /* a zombie, freed */ };
  * memory traffic.  The object's address is in objs[] alone. */
 typedef struct gc_node {
     int32_t count;       /* applied count at trial deletion, less our hold */
-    int32_t recount;     /* the same, read again after handshake W1 */
+    int32_t recount;     /* the same, read again after handshake W1;
+                          * until then, where its run in tdst starts */
     uint32_t in_edges;   /* references from examined objects */
     uint8_t color;
     bool candidate;      /* taken from the set, or from the registry */
@@ -59,6 +60,11 @@ typedef struct gc_table {
     size_t icap;
     gc_edge *edges;      /* validation: edges between white nodes */
     size_t nedges, edges_cap;
+    /* Trial deletion: the targets of the references it counted, grouped by
+     * source in table order (it reads the nodes in that order); node i's
+     * run starts at its `recount` field, free until validation. */
+    uint32_t *tdst;
+    size_t ntdst, tdst_cap;
 } gc_table;
 
 void gc_table_init(gc_table *t);
@@ -79,11 +85,26 @@ static inline int64_t gc_table_add(gc_table *t, ouro_object *obj)
 {
     if (OURO_UNLIKELY(t->n >= t->numbered || t->n >= t->cap))
         return gc_table_add_slow(t, obj);
+    /* The lines a few adds on, for writing: a store that misses holds up
+     * the collector's next atomic read-modify-write (it drains the store
+     * buffer), and the next one is never far. */
+    if (t->n + 16 < t->cap) {
+        __builtin_prefetch(&t->nodes[t->n + 16], 1);
+        __builtin_prefetch(&t->objs[t->n + 16], 1);
+    }
     t->nodes[t->n] = (gc_node){.color = GC_GRAY};
     t->objs[t->n] = obj;
     return (int64_t)t->n++;
 }
 bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst);
+bool gc_table_add_tdst_slow(gc_table *t, uint32_t dst);
+static inline bool gc_table_add_tdst(gc_table *t, uint32_t dst)
+{
+    if (OURO_UNLIKELY(t->ntdst >= t->tdst_cap))
+        return gc_table_add_tdst_slow(t, dst);
+    t->tdst[t->ntdst++] = dst;
+    return true;
+}
 static inline bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)
 {
     if (OURO_UNLIKELY(t->nedges >= t->edges_cap))
@@ -93,7 +114,8 @@ static inline bool gc_table_add_edge(gc_table *t, uint32_t src, uint32_t dst)
 }
 /* Room for `edges` edges without growing (a hint: false is harmless). */
 bool gc_table_reserve_edges(gc_table *t, size_t edges);
-/* Room for `nodes` nodes without growing (a hint: false is harmless). */
+/* Room for `nodes` nodes (and as many trial edges) without growing (a
+ * hint: false is harmless). */
 bool gc_table_reserve(gc_table *t, size_t nodes);
 
 /* The number node `index` gets in its object's header (0: none, the node

@@ -479,6 +479,51 @@ static void take_search_stays_near_on_a_wide_range(void **state)
     assert_true(count.searches <= RING / 100);
 }
 
+/* Black spreads from a live cycle's outside reference to its other
+ * member in trial deletion, whether along the recorded edges or, without
+ * them, through the objects: validation would catch a member left white,
+ * but count it as a suspect dropped (`aborted`). */
+static void live_cycle_is_black_in_trial(bool edges_off)
+{
+    static ouro_type rec;
+    ouro_record_type_init(&rec, "Rec", 1, NULL);
+    ouro_object *holder = ouro_list_new(0);
+    ouro_object *a = ouro_record_new(&rec), *b = ouro_record_new(&rec);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    assert_int_equal(ouro_list_append(holder, a), OURO_OK);
+    ouro_decref(a);
+    ouro_decref(b);   /* both candidates, both live */
+    ouro_object *x = ouro_record_new(&rec), *y = ouro_record_new(&rec);
+    ouro_record_set(x, 0, y);
+    ouro_record_set(y, 0, x);
+    ouro_decref(x);
+    ouro_decref(y);   /* garbage */
+    ouro_flush();
+    ouro_gc_stats before, after;
+    ouro_gc_get_stats(&before);
+    atomic_store(&ouro__trial_edges_test_off, edges_off);
+    assert_int_equal(ouro_gc_collect(), 2);
+    atomic_store(&ouro__trial_edges_test_off, false);
+    ouro_gc_get_stats(&after);
+    assert_int_equal(after.aborted - before.aborted, 0);
+    assert_int_equal(after.examined - before.examined, 4);
+    ouro_decref(holder);
+    assert_int_equal(ouro_gc_collect(), 2);
+}
+
+static void trial_spreads_black_along_recorded_edges(void **state)
+{
+    (void)state;
+    live_cycle_is_black_in_trial(false);
+}
+
+static void trial_spreads_black_through_the_objects(void **state)
+{
+    (void)state;
+    live_cycle_is_black_in_trial(true);
+}
+
 /* A run of decrements by a thread that does not own the object is one
  * atomic step on the shared count (docs/counting.md, Runs): the hook that
  * sits in each shared decrement fires once for the whole run. */
@@ -728,6 +773,8 @@ int main(void)
         cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
         OURO_TEST(shared_decrement_run_is_one_step),
+        OURO_TEST(trial_spreads_black_along_recorded_edges),
+        OURO_TEST(trial_spreads_black_through_the_objects),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
         OURO_TEST(safepoint_backlog_stays_bounded),
         OURO_TEST(collector_passes_quiescent_points_while_freeing),

@@ -171,8 +171,20 @@ static void collection_out_of_memory_keeps_the_cycle(void **state)
     /* The collector thread attaches (allocates) before anything is armed:
      * an attach that fails is retried, and would keep failing. */
     assert_int_equal(ouro_gc_collect(), 0);
+    /* A live cycle, a candidate in every collection: black from its outside
+     * reference, and black must reach its other member however the scan
+     * goes (along trial deletion's recorded edges, or, without memory for
+     * them, through the objects). */
+    ouro_object *live = ouro_list_new(0), *other = ouro_list_new(0);
+    assert_non_null(live);
+    assert_non_null(other);
+    assert_int_equal(ouro_list_append(live, other), OURO_OK);
+    assert_int_equal(ouro_list_append(other, live), OURO_OK);
+    ouro_decref(other);
     for (unsigned long every = 1; every <= 40; every++) {
         drop_a_cycle();
+        ouro_incref(other);
+        ouro_decref(other);   /* a candidate again */
         ouro_flush();
         fail_every = every;
         calls = 0;
@@ -185,8 +197,11 @@ static void collection_out_of_memory_keeps_the_cycle(void **state)
                 fail_msg("failing every %lu: found %lld, then %lld", every,
                          (long long)found, (long long)again);
         }
-        assert_int_equal(ouro_test_live(), 0);
+        assert_int_equal(ouro_test_live(), 2);   /* the live cycle */
     }
+    ouro_decref(live);
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_int_equal(ouro_test_live(), 0);
 }
 
 /* A take that finds no memory leaves the candidates where they are, and
