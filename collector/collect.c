@@ -5,8 +5,8 @@
  * The phases and the invariant each one establishes (the full argument is
  * in docs/collector.md):
  *
- *   take      the candidate set is emptied into an array; no object is
- *             touched.  A taken candidate keeps BUFFERED until it is held,
+ *   take      the candidate set is emptied into a list of its nonzero
+ *             bitmap words; no object is touched.  A taken candidate keeps BUFFERED until it is held,
  *             so a thread that decides its death meanwhile finds it missing
  *             from the set and leaves it to us (a zombie).
  *   trial     every object reached is held (candidates by try-increment)
@@ -679,9 +679,13 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             weak_sides++;
         }
     }
-    if (c->sp) {   /* rare: black spreads, and takes some back */
-        blacken_recorded(c);
+    /* Rare: black spreads and takes some back; or a push found no memory
+     * (the stack may be empty then), and nothing is proven. */
+    if (c->sp || c->oom) {
+        if (c->sp)
+            blacken_recorded(c);
         for (size_t i = 0; i < t->n; i++) {
+            quiesce_every(c, i);
             gc_node *node = &t->nodes[i];
             if (c->oom && node->color == GC_WHITE)
                 node->color = GC_BLACK;   /* could not spread: no proof */
@@ -695,6 +699,7 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
     }
     c->finalizers = c->outsiders = 0;
     for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
         gc_node *node = &t->nodes[i];
         if (node->color != GC_WHITE)
             continue;
@@ -752,7 +757,8 @@ static void visit_release(ouro_object *child, void *arg)
  * that validation saw refer to something that is not garbage (`outside`)
  * have any to do: a member's references are those validation counted,
  * since a change would have made it DIRTY, hence black, and nobody can
- * reach it since. */
+ * reach it since (a finalizer's writes are the exception: the validation
+ * after finalizers counts again, and recomputes `outside`). */
 static void free_garbage(gc_ctx *c)
 {
     gc_table *t = &c->tab;
@@ -761,7 +767,6 @@ static void free_garbage(gc_ctx *c)
         ouro_object *o = t->objs[i];
         if (t->nodes[i].color != GC_WHITE || !t->nodes[i].outside)
             continue;
-        c->cur = (int64_t)i;
         o->ob_type->traverse(o, visit_release, c);
     }
     for (size_t i = 0; i < t->n; i++) {

@@ -31,7 +31,9 @@ typedef struct gc_node {
 _Static_assert(sizeof(gc_node) == 16, "a node is 16 bytes");
 
 /* A count a node records when it has none to compare: negative, so that
- * it equals no number of references, and the node is black. */
+ * it equals no number of references, and the node is black.  (An object
+ * with more than INT32_MAX references is therefore never collected: its
+ * count could not be compared anyway, edge counts being 32-bit.) */
 #define GC_COUNT_QUEUED (-1)    /* QUEUED: a merge queue holds a reference */
 #define GC_COUNT_TOO_MANY (-2)  /* beyond int32_t */
 

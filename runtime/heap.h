@@ -21,8 +21,9 @@ typedef struct ouro__heap_link {
 
 #define OURO__PREHEADER sizeof(ouro__heap_link)
 
-/* The side locks: 32 mutexes, chosen by an object's address, each guarding
- * that address range's registry list and weak table stripe.  One lock per
+/* The side locks: 32 mutexes, chosen by the hash of an object's 4 KiB
+ * page (ouro__side_stripe), each guarding that stripe's registry list and
+ * weak table stripe.  One lock per
  * stripe for both tables keeps the settle step at 32 mutexes (and under
  * ThreadSanitizer's limit of 64 held at once). */
 #define OURO__SIDE_STRIPES 32
@@ -83,7 +84,8 @@ void ouro__heap_untrack(ouro_object *o);
 void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 
 /* The collector's settle step: every side lock held; unlink `o`, or link
- * it again (a no-op if it is linked). */
+ * it again (a no-op if it is linked).  `o` must be of a tracked type (it
+ * has the pre-header): the collector examines no other. */
 void ouro__heap_untrack_locked(ouro_object *o);
 void ouro__heap_track_locked(ouro_object *o);
 

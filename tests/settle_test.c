@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 
 static ouro_type node_type;
@@ -138,6 +139,87 @@ static void garbage_releases_what_the_settle_kept(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
     assert_null(ouro_weakref_get(weak));
     ouro_decref(weak);
+}
+
+/* ---- the refine without memory ------------------------------------------
+ *
+ * A weak dereference before the settle step touches a; the refine makes it
+ * black and pushes it to spread black to b, and that push finds no memory.
+ * Nothing is proven then: b must stay black too, its weak reference
+ * intact (review finding: with the stack still empty, the check that
+ * turns everything black was skipped, and b's weak reference was cleared
+ * while the reader kept it alive through a). */
+
+static _Atomic int fail_stack_block, stack_block_failed;
+
+/* The collector's first stack block is 1024 node indices. */
+static void *failing_malloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    if (atomic_load(&fail_stack_block) && size == 1024 * sizeof(uint32_t) &&
+        !atomic_exchange(&stack_block_failed, 1))
+        return NULL;
+    return malloc(size);
+}
+
+static void plain_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+static int failing_setup(void **state)
+{
+    (void)state;
+    atomic_store(&fail_stack_block, 0);
+    atomic_store(&stack_block_failed, 0);
+    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = plain_free,
+                       .gc_disabled = 1};
+    return ouro_test_start(&cfg);
+}
+
+static void let_the_reader_in_then_fail(void)
+{
+    let_the_reader_in();
+    atomic_store(&fail_stack_block, 1);
+}
+
+static void refine_without_memory_keeps_weak_references(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 1, NULL);
+    ouro_object *a = ouro_record_new(&node_type), *b = ouro_record_new(&node_type);
+    ouro_record_set(a, 0, b);
+    ouro_record_set(b, 0, a);
+    weak = ouro_weakref_new(a, NULL, NULL);
+    ouro_object *weak_b = ouro_weakref_new(b, NULL, NULL);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_flush();
+    atomic_store(&go, 0);
+    atomic_store(&got, 0);
+    atomic_store(&collected, 0);
+    atomic_store(&intact, 0);
+    atomic_store(&ouro__settle_test_hook, let_the_reader_in_then_fail);
+    pthread_t th;
+    pthread_create(&th, NULL, reader, NULL);
+    int64_t found = ouro_gc_collect();
+    atomic_store(&fail_stack_block, 0);
+    ouro_object *bb = ouro_weakref_get(weak_b);   /* alive: a refers to it */
+    atomic_store_explicit(&collected, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    assert_true(atomic_load(&stack_block_failed));
+    assert_true(found == 0 || found == OURO_ENOMEM);
+    assert_non_null(bb);
+    assert_true(atomic_load(&intact));
+    ouro_decref(bb);
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_null(ouro_weakref_get(weak));
+    ouro_decref(weak);
+    ouro_decref(weak_b);
 }
 
 /* ---- a merge in progress during the settle step ------------------------ */
@@ -314,6 +396,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(garbage_releases_what_the_settle_kept),
+        cmocka_unit_test_setup_teardown(
+            refine_without_memory_keeps_weak_references, failing_setup,
+            ouro_test_teardown),
         OURO_TEST(owner_merging_during_settle_keeps_the_cycle),
         OURO_TEST(owner_detaching_offline_mid_merge_keeps_the_cycle),
     };
