@@ -441,47 +441,33 @@ static void visit_count(ouro_object *child, void *arg)
 static void blacken_recorded(gc_ctx *c)
 {
     gc_table *t = &c->tab;
-    /* The recorded edges are few (between white nodes); a scan per node
-     * popped would be quadratic, so sort them by source once. */
+    /* Validation records the edges node by node in table order (pass 3),
+     * so they are grouped by source already: where each node's run
+     * starts is all a popped node needs (a scan of them all per node
+     * would be quadratic). */
     size_t *start = ouro__mem_calloc((t->n + 1) * sizeof *start);
-    gc_edge *by_src = ouro__mem_alloc((t->nedges ? t->nedges : 1) *
-                                      sizeof *by_src);
-    if (!start || !by_src) {
+    if (!start) {
         /* Without memory, be conservative: everything is black. */
         for (size_t i = 0; i < t->n; i++)
             t->nodes[i].color = GC_BLACK;
         c->sp = 0;
         c->oom = true;
-        ouro__mem_free(start);
-        ouro__mem_free(by_src);
         return;
     }
     for (size_t e = 0; e < t->nedges; e++)
         start[t->edges[e].src + 1]++;
     for (size_t i = 0; i < t->n; i++)
         start[i + 1] += start[i];
-    size_t *fill = ouro__mem_alloc((t->n ? t->n : 1) * sizeof *fill);
-    if (fill) {
-        __builtin_memcpy(fill, start, t->n * sizeof *fill);
-        for (size_t e = 0; e < t->nedges; e++)
-            by_src[fill[t->edges[e].src]++] = t->edges[e];
-        ouro__mem_free(fill);
-    }
     for (size_t k = 0; c->sp; k++) {
         quiesce_every(c, k);
         uint32_t i = c->stack[--c->sp];
-        for (size_t e = start[i]; fill && e < start[i + 1]; e++) {
-            gc_node *d = &t->nodes[by_src[e].dst];
+        for (size_t e = start[i]; e < start[i + 1]; e++) {
+            gc_node *d = &t->nodes[t->edges[e].dst];
             if (d->color == GC_WHITE) {
                 d->color = GC_BLACK;
-                push(c, by_src[e].dst);
+                push(c, t->edges[e].dst);
             }
         }
-    }
-    if (!fill) {
-        for (size_t i = 0; i < t->n; i++)
-            t->nodes[i].color = GC_BLACK;
-        c->oom = true;
     }
     /* A white node's reference to a node now black is one the free must
      * release. */
@@ -490,7 +476,6 @@ static void blacken_recorded(gc_ctx *c)
             t->nodes[t->edges[e].dst].color != GC_WHITE)
             t->nodes[t->edges[e].src].outside = true;
     ouro__mem_free(start);
-    ouro__mem_free(by_src);
 }
 
 static size_t count_white(const gc_ctx *c)

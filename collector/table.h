@@ -60,7 +60,8 @@ typedef struct gc_table {
     size_t numbered;
     uint32_t *index;     /* open addressing: node index + 1, 0 = empty */
     size_t icap;
-    gc_edge *edges;      /* validation: edges between white nodes */
+    gc_edge *edges;      /* validation: edges between white nodes, in
+                          * table order of their sources */
     size_t nedges, edges_cap;
     /* Trial deletion: the targets of the references it counted, grouped by
      * source in table order (it reads the nodes in that order); node i's
