@@ -296,7 +296,7 @@ static bool make_room(take *t, size_t words)
     if (t->out.nwords + words <= t->cap)
         return true;
     size_t want = (t->out.nwords + words) * 2 + 64;
-    ouro__taken_word *bigger = ouro__mem_alloc_big(want * sizeof *bigger);
+    ouro__taken_word *bigger = ouro__mem_alloc(want * sizeof *bigger);
     if (!bigger)
         return false;
     if (t->out.nwords)

@@ -445,7 +445,7 @@ static void blacken_recorded(gc_ctx *c)
      * so they are grouped by source already: where each node's run
      * starts is all a popped node needs (a scan of them all per node
      * would be quadratic). */
-    size_t *start = ouro__mem_alloc_big((t->n + 1) * sizeof *start);
+    size_t *start = ouro__mem_calloc((t->n + 1) * sizeof *start);
     if (!start) {
         /* Without memory, be conservative: everything is black. */
         for (size_t i = 0; i < t->n; i++)
@@ -454,7 +454,6 @@ static void blacken_recorded(gc_ctx *c)
         c->oom = true;
         return;
     }
-    __builtin_memset(start, 0, (t->n + 1) * sizeof *start);
     for (size_t e = 0; e < t->nedges; e++)
         start[t->edges[e].src + 1]++;
     for (size_t i = 0; i < t->n; i++)

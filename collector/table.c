@@ -88,7 +88,7 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
     size_t c = *cap ? *cap * 2 : 1024;
     while (c < need)
         c *= 2;
-    void *p = ouro__mem_alloc_big(c * elem);
+    void *p = ouro__mem_alloc(c * elem);
     if (!p)
         return false;
     if (*cap)

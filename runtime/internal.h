@@ -40,10 +40,6 @@ ouro__fatal_at(const char *file, int line, const char *func, const char *fmt,
 void *ouro__mem_alloc(size_t size);          /* NULL on failure */
 void *ouro__mem_calloc(size_t size);         /* zeroed, NULL on failure */
 void ouro__mem_free(void *ptr);
-/* A large scratch array (the collector's side table): like
- * ouro__mem_alloc, but with the default allocator one of 2 MiB or more is
- * aligned to 2 MiB and advised for huge pages.  Freed by ouro__mem_free. */
-void *ouro__mem_alloc_big(size_t size);
 
 /* ---- runtime-wide settings, fixed between ouro_init and ouro_shutdown ---- */
 struct ouro_runtime {

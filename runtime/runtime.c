@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -33,26 +32,6 @@ void *ouro__mem_calloc(size_t size)
     void *p = ouro__mem_alloc(size);
     if (p)
         memset(p, 0, size);
-    return p;
-}
-
-/* The collector's side table is written once per collection over tens of
- * megabytes, mostly freshly mapped: with 4 KiB pages the first touches cost
- * a fault each, a fifth of a large collection.  On 2 MiB pages (where the
- * kernel grants them on advice) they cost one fault per 2 MiB.  Only with
- * the default allocator: a configured one owns its memory. */
-#define BIG_PAGE ((size_t)2 << 20)
-
-void *ouro__mem_alloc_big(size_t size)
-{
-    if (ouro__rt.config.malloc_fn || size < BIG_PAGE)
-        return ouro__mem_alloc(size);
-    size_t rounded = (size + BIG_PAGE - 1) & ~(BIG_PAGE - 1);
-    if (rounded < size)
-        return NULL;
-    void *p = aligned_alloc(BIG_PAGE, rounded);
-    if (p)
-        (void)madvise(p, rounded, MADV_HUGEPAGE);   /* advice: may be refused */
     return p;
 }
 

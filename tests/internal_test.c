@@ -299,16 +299,12 @@ static void safepoint_backlog_stays_bounded(void **state)
 
 static _Atomic int big_armed;
 static _Atomic unsigned big_allocs;
-static _Atomic size_t exact_size;   /* allocations of this size are counted */
-static _Atomic unsigned exact_allocs;
 
 static void *noting_malloc(size_t size, void *ctx)
 {
     (void)ctx;
     if (size >= BIG_ALLOC && atomic_load(&big_armed))
         atomic_fetch_add(&big_allocs, 1);
-    if (size == atomic_load(&exact_size))
-        atomic_fetch_add(&exact_allocs, 1);
     return malloc(size);
 }
 
@@ -771,41 +767,6 @@ static void racing_insertions_place_an_object_once(void **state)
     assert_int_equal(n, RACED);
 }
 
-/* ---- the collector's large scratch arrays ---------------------------- */
-
-/* With the default allocator, an array of 2 MiB or more is aligned to
- * 2 MiB (the huge-page advice covers whole pages of it) and all of it is
- * usable; a small one is an ordinary block. */
-static void big_scratch_is_aligned_with_the_default_allocator(void **state)
-{
-    (void)state;
-    size_t size = (5u << 20) + 24;
-    unsigned char *p = ouro__mem_alloc_big(size);
-    assert_non_null(p);
-    assert_int_equal((uintptr_t)p & ((2u << 20) - 1), 0);
-    memset(p, 0xa5, size);
-    assert_int_equal(p[size - 1], 0xa5);
-    ouro__mem_free(p);
-    unsigned char *q = ouro__mem_alloc_big(100);
-    assert_non_null(q);
-    memset(q, 1, 100);
-    ouro__mem_free(q);
-}
-
-/* A configured allocator owns its memory: big arrays go through it, with
- * the size asked for. */
-static void big_scratch_uses_the_configured_allocator(void **state)
-{
-    (void)state;
-    size_t size = (3u << 20) + 8;   /* no table array has this size */
-    atomic_store(&exact_size, size);
-    void *p = ouro__mem_alloc_big(size);
-    assert_non_null(p);
-    assert_int_equal(atomic_load(&exact_allocs), 1);
-    atomic_store(&exact_size, 0);
-    ouro__mem_free(p);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,10 +788,6 @@ int main(void)
             take_search_stays_near_on_a_wide_range, arenas_setup,
             arenas_teardown),
         OURO_TEST(racing_insertions_place_an_object_once),
-        OURO_TEST(big_scratch_is_aligned_with_the_default_allocator),
-        cmocka_unit_test_setup_teardown(
-            big_scratch_uses_the_configured_allocator, noting_setup,
-            ouro_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
