@@ -384,6 +384,10 @@ static void trial_drain(gc_ctx *c, size_t lag)
         gc_node *node = &c->tab.nodes[i];
         ouro_object *o = c->tab.objs[i];
         const ouro_type *tp = o->ob_type;
+        void (*hook)(ouro_object *) = atomic_load_explicit(
+            &ouro__drain_test_hook, memory_order_relaxed);
+        if (OURO_UNLIKELY(hook != NULL))
+            hook(o);
         node->count = gc_count_of(ouro__raw_refcnt(o) - 1);   /* less our hold */
         node->finalizer = tp->finalize != NULL;
         /* Where its references' run starts (table.h, tdst). */
@@ -826,6 +830,7 @@ static void release_rest(gc_ctx *c)
 
 void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
+void (*_Atomic ouro__drain_test_hook)(ouro_object *o);
 atomic_bool ouro__trial_edges_test_off;
 struct ouro__search_count *_Atomic ouro__take_search_count;
 

@@ -55,6 +55,12 @@ extern void (*_Atomic ouro__walk_test_hook)(ouro_object *candidate);
 /* White-box tests only: called on the collector thread in validation's
  * pass 3 right after a member's count (and queue state) was read. */
 extern void (*_Atomic ouro__recount_test_hook)(ouro_object *o);
+/* White-box tests only: called on the collector thread in trial deletion
+ * right before a node's count is read, with the production lag (the node
+ * was held and marked some nodes earlier, and quiescent points may have
+ * passed since), to schedule mutator work in that gap.  It may pass
+ * quiescent points itself. */
+extern void (*_Atomic ouro__drain_test_hook)(ouro_object *o);
 /* White-box tests only: if set, collections scan black by traversing the
  * objects, as when there was no memory to record trial deletion's
  * edges. */

@@ -334,6 +334,10 @@ int main(int argc, char **argv)
            "unreachable, freed %llu: %.1f ns wall, %.1f ns CPU per object\n",
            collect_ms, after.last_collection_cpu_ns / 1e6, (long long)found,
            (unsigned long long)collected, ns_per, cpu_ns_per);
+    printf("  examined: %llu candidates, %llu objects visited by trial "
+           "deletion (the garbage, and what live candidates reach)\n",
+           (unsigned long long)(after.candidates - before.candidates),
+           (unsigned long long)(after.examined - before.examined));
     printf("  phases (ms): candidates %.1f, trial deletion %.1f, validate "
            "%.1f, finalize %.1f, free %.1f\n",
            after.last_phase_ns[OURO_GC_PHASE_CANDIDATES] / 1e6,

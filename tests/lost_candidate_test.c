@@ -272,6 +272,95 @@ static void decrement_preempted_across_a_collection(void **state)
     assert_int_equal(collect_until_idle(), 2);
 }
 
+/* ---- a reference dropped between a mark and its count read -------------
+ *
+ * With the production lag, trial deletion reads a candidate's count some
+ * nodes after the loop held and marked it, and quiescent points may pass in
+ * between (the walk hook above turns the lag off, so those tests never see
+ * this gap).  Here a helper thread drops the one outside reference to X, of
+ * the cycle X <-> Y, inside that gap: before X's count is read (the
+ * collection finds the cycle), or after it (the collection keeps it, and the
+ * decrement, which finds X no longer BUFFERED, buffers it again, so the next
+ * collection finds it). */
+
+static ouro_object *lo, *hi;            /* the cycle, lo at the lower address */
+static ouro_object *_Atomic drop_at;     /* the node whose drain drops it */
+static _Atomic int drop_go, drop_done;
+
+static void drop_in_the_gap(ouro_object *o)
+{
+    if (o != atomic_load_explicit(&drop_at, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&ouro__drain_test_hook, NULL, memory_order_relaxed);
+    atomic_store_explicit(&drop_go, 1, memory_order_release);
+    hook_wait_quiescent(&drop_done);   /* the drop applied, then the read */
+}
+
+static void *gap_dropper(void *arg)
+{
+    ouro_object *x = arg;   /* a counted reference, handed over */
+    ouro_thread_attach();
+    while (!atomic_load_explicit(&drop_go, memory_order_acquire))
+        ouro_safepoint();
+    ouro_decref(x);
+    ouro_flush();   /* applied: X's count is 1 (Y's slot) */
+    atomic_store_explicit(&drop_done, 1, memory_order_release);
+    ouro_thread_detach();
+    return NULL;
+}
+
+/* Drop X's outside reference while node `at` is drained; what the first
+ * collection found. */
+static int64_t drop_outside_reference_in_the_gap(bool before_read)
+{
+    ouro_record_type_init(&node_type, "Node", 1, NULL);
+    lo = ouro_record_new(&node_type);
+    hi = ouro_record_new(&node_type);
+    if ((uintptr_t)hi < (uintptr_t)lo) {
+        ouro_object *t = lo;
+        lo = hi;
+        hi = t;
+    }
+    ouro_record_set(lo, 0, hi);
+    ouro_record_set(hi, 0, lo);
+    /* X is lo: drained first (the table is in address order), so its
+     * count is read before hi's drain and after lo's. */
+    ouro_object *x = lo;
+    ouro_incref(x);   /* the gap_dropper's */
+    ouro_decref(lo);
+    ouro_decref(hi);
+    ouro_flush();     /* both candidates; X at 2, Y at 1 */
+    atomic_store(&drop_go, 0);
+    atomic_store(&drop_done, 0);
+    atomic_store(&drop_at, before_read ? lo : hi);
+    atomic_store(&ouro__drain_test_hook, drop_in_the_gap);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, gap_dropper, x), 0);
+    int64_t first = ouro_gc_collect();
+    atomic_store(&ouro__drain_test_hook, NULL);
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+    assert_true(atomic_load(&drop_done));   /* the hook ran */
+    return first;
+}
+
+static void dropped_before_the_count_read(void **state)
+{
+    (void)state;
+    int64_t first = drop_outside_reference_in_the_gap(true);
+    assert_int_equal(first, 2);
+    assert_int_equal(collect_until_idle(), 0);
+}
+
+static void dropped_after_the_count_read(void **state)
+{
+    (void)state;
+    int64_t first = drop_outside_reference_in_the_gap(false);
+    assert_int_equal(first, 0);   /* X's count included the reference */
+    assert_int_equal(collect_until_idle(), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +368,8 @@ int main(void)
         OURO_TEST(diverted_owner_moves_its_reference),
         OURO_TEST(undiverted_owner_moves_its_reference),
         OURO_TEST(decrement_preempted_across_a_collection),
+        OURO_TEST(dropped_before_the_count_read),
+        OURO_TEST(dropped_after_the_count_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
