@@ -517,9 +517,10 @@ static bool queued(ouro_object *o)
 }
 
 /* Counts only (QUEUED members carry GC_COUNT_QUEUED).  TOUCHED and DIRTY
- * are never cleared between the hold and the free, so a flag raised before
- * this pass is still there when the refine reads them after W2, and black
- * spreads the same way.  This pass reads the table alone. */
+ * are not cleared between this pass and the refine (only before a
+ * validation after finalizers), so a flag raised before this pass is still
+ * there when the refine reads them after W2, and black spreads the same
+ * way.  This pass reads the table alone. */
 static bool miscounted(gc_ctx *c, size_t i)
 {
     const gc_node *n = &c->tab.nodes[i];

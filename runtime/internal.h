@@ -72,8 +72,9 @@ enum {
     OURO__GC_OLD = 1u << 12,        /* survived a collection that examined it */
 };
 
-/* Bits 13..31 of ob_gc: while the collector holds an object, its index in
- * the collector's side table plus one (0: none); collector/table.c. */
+/* Bits 13..31 of ob_gc: while the collector holds an object, the number
+ * of the run of side-table nodes that holds its node (0: none; the index
+ * shifted right by the table's shift, plus one): collector/table.h. */
 #define OURO__GC_NODE_SHIFT 13
 #define OURO__GC_NODE_MAX ((1u << (32 - OURO__GC_NODE_SHIFT)) - 1)
 #define OURO__GC_FLAGS_MASK ((1u << OURO__GC_NODE_SHIFT) - 1)

@@ -127,9 +127,11 @@ bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
     }
     /* Grown at half full: a growth that finds no memory leaves room, and
      * the next request tries again.  A decrement cannot report an error, so
-     * only a queue that filled while every growth failed is fatal.  The
-     * owner hands its array back after each merge pass (refcount.c), so
-     * requests seldom allocate at all. */
+     * a queue that filled while every growth failed is fatal; so is a
+     * request that finds no memory for a first array while the owner's
+     * merge pass has taken the queue's (refcount.c; a known gap, a spare
+     * array per thread would close it).  The owner hands its array back
+     * after each pass, so requests seldom allocate at all. */
     if (t->mq_len * 2 >= t->mq_cap) {
         size_t cap = t->mq_cap ? t->mq_cap * 2 : 16;
         ouro_object **q = ouro__mem_alloc(cap * sizeof *q);

@@ -1,6 +1,6 @@
 /*
  * gc_boundary_test.c - the header flag word after HAS_WEAKREFS and FROZEN
- * took bits 10 and 11: the collector's node numbers (bits 12..31), one per
+ * took bits 10 and 11: the collector's node numbers (bits 13..31), one per
  * node or one per run of nodes, at the boundary where numbering in the
  * header ends and the hash index begins, with the flag bits preserved
  * beside them; and a real collection of a ring larger than one number per

@@ -620,8 +620,8 @@ static void collector_passes_quiescent_points_while_freeing(void **state)
     assert_int_equal(atomic_load(&goal_done_at_last), 1);
 }
 
-/* The same for the take, which reads no object: its array (one pointer
- * per candidate, and some) is allocated as it starts; a grace period
+/* The same for the take, which reads no object: its array (of nonzero
+ * bitmap words) is allocated as it starts; a grace period
  * started there must be over when the first candidate has been walked (the
  * walks' own quiescent points come every 1024 nodes, later). */
 static _Atomic int take_armed, take_goal_set, take_goal_done;

@@ -279,8 +279,8 @@ static void decrement_preempted_across_a_collection(void **state)
  * between (the walk hook above turns the lag off, so those tests never see
  * this gap).  Here a helper thread drops the one outside reference to X, of
  * the cycle X <-> Y, inside that gap: before X's count is read (the
- * collection finds the cycle), or after it (the collection keeps it, and the
- * decrement, which finds X no longer BUFFERED, buffers it again, so the next
+ * collection finds the cycle), or after it (the collection keeps it; the
+ * mark ended X's candidacy, so X must be buffered again, and the next
  * collection finds it). */
 
 static ouro_object *lo, *hi;            /* the cycle, lo at the lower address */
@@ -309,8 +309,8 @@ static void *gap_dropper(void *arg)
     return NULL;
 }
 
-/* Drop X's outside reference while node `at` is drained; what the first
- * collection found. */
+/* Drop X's outside reference in the gap, before or after X's count is
+ * read; what the first collection found. */
 static int64_t drop_outside_reference_in_the_gap(bool before_read)
 {
     ouro_record_type_init(&node_type, "Node", 1, NULL);
