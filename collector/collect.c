@@ -561,6 +561,7 @@ static size_t validate(gc_ctx *c, bool again)
     }
     if (!before)
         return 0;
+    t->nedges = 0;   /* the last round's edges are done with */
     gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
     if (again)
         ouro__decbuf_seal(c->self);
@@ -568,7 +569,6 @@ static size_t validate(gc_ctx *c, bool again)
     c->handshaken = true;
     if (again)
         ouro__decbuf_apply_ready(c->self);
-    t->nedges = 0;
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];

@@ -81,7 +81,10 @@ static bool grow_index(gc_table *t)
     return true;
 }
 
-static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
+/* `used` elements are live: only they are copied (a kept table's arrays
+ * hold the last collection's stale ones beyond). */
+static bool grow(void **arr, size_t *cap, size_t elem, size_t need,
+                 size_t used)
 {
     if (need <= *cap)
         return true;
@@ -91,8 +94,8 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
     void *p = ouro__mem_alloc(c * elem);
     if (!p)
         return false;
-    if (*cap)
-        memcpy(p, *arr, *cap * elem);
+    if (used)
+        memcpy(p, *arr, used * elem);
     ouro__mem_free(*arr);
     *arr = p;
     *cap = c;
@@ -103,9 +106,9 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need)
 static bool grow_nodes(gc_table *t, size_t need)
 {
     size_t cap = t->cap;
-    if (!grow((void **)&t->nodes, &cap, sizeof *t->nodes, need))
+    if (!grow((void **)&t->nodes, &cap, sizeof *t->nodes, need, t->n))
         return false;
-    if (!grow((void **)&t->objs, &t->cap, sizeof *t->objs, need)) {
+    if (!grow((void **)&t->objs, &t->cap, sizeof *t->objs, need, t->n)) {
         /* nodes grew, objs did not: cap stays at the smaller one */
         return false;
     }
@@ -135,19 +138,20 @@ int64_t gc_table_add_slow(gc_table *t, ouro_object *obj)
 bool gc_table_reserve(gc_table *t, size_t nodes)
 {
     /* About as many references as nodes, in the common shapes. */
-    grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, nodes);
+    grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, nodes, t->ntdst);
     return grow_nodes(t, nodes);
 }
 
 bool gc_table_reserve_edges(gc_table *t, size_t edges)
 {
-    return grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges, edges);
+    return grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges, edges,
+                t->nedges);
 }
 
 bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst)
 {
     if (!grow((void **)&t->edges, &t->edges_cap, sizeof *t->edges,
-              t->nedges + 1))
+              t->nedges + 1, t->nedges))
         return false;
     t->edges[t->nedges++] = (gc_edge){src, dst};
     return true;
@@ -155,7 +159,8 @@ bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst)
 
 bool gc_table_add_tdst_slow(gc_table *t, uint32_t dst)
 {
-    if (!grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, t->ntdst + 1))
+    if (!grow((void **)&t->tdst, &t->tdst_cap, sizeof *t->tdst, t->ntdst + 1,
+              t->ntdst))
         return false;
     t->tdst[t->ntdst++] = dst;
     return true;
