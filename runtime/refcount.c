@@ -157,6 +157,7 @@ static void decref_shared(ouro_thread *t, ouro_object *o)
 
 void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
 void (*_Atomic ouro__death_test_hook)(ouro_object *o);
+void (*_Atomic ouro__merge_pass_test_hook)(void);
 
 static void decref_shared_n(ouro_thread *t, ouro_object *o, uint32_t n,
                             bool buffer)
@@ -326,30 +327,32 @@ void ouro__process_merge_queue(ouro_thread *t)
 {
     ouro_object **q;
     size_t n, cap;
+    if (OURO_UNLIKELY(!t->mq_spare))   /* merging frees nothing: no nesting */
+        ouro__fatal("internal: a merge pass inside a merge pass");
+    /* Take the queue's array and put the spare in its place: requests that
+     * arrive during the pass find room without allocating (thread.h). */
     pthread_mutex_lock(&ouro__registry_lock);
     q = t->mq;
     n = t->mq_len;
     cap = t->mq_cap;
-    t->mq = NULL;
-    t->mq_len = t->mq_cap = 0;
+    t->mq = t->mq_spare;
+    t->mq_cap = t->mq_spare_cap;
+    t->mq_len = 0;
     atomic_store_explicit(&t->mq_nonempty, false, memory_order_relaxed);
     pthread_mutex_unlock(&ouro__registry_lock);
+    t->mq_spare = NULL;
+    void (*hook)(void) = atomic_load_explicit(&ouro__merge_pass_test_hook,
+                                              memory_order_relaxed);
+    if (OURO_UNLIKELY(hook))
+        hook();
     for (size_t i = 0; i < n; i++) {
         if (t->tid == OURO__TID_NONE)
             merge_orphan(t, q[i]);   /* detaching: we are the orphaning owner */
         else
             merge_queued(t, q[i]);
     }
-    /* Hand the array back, unless a request made a new one meanwhile: the
-     * next requests need not allocate (thread.c). */
-    pthread_mutex_lock(&ouro__registry_lock);
-    if (!t->mq) {
-        t->mq = q;
-        t->mq_cap = cap;
-        q = NULL;
-    }
-    pthread_mutex_unlock(&ouro__registry_lock);
-    ouro__mem_free(q);
+    t->mq_spare = q;   /* emptied: the next pass's spare */
+    t->mq_spare_cap = cap;
 }
 
 void ouro__revive_for_finalizer(ouro_thread *t, ouro_object *o)

@@ -118,6 +118,10 @@ extern void (*_Atomic ouro__decref_test_hook)(ouro_object *o);
  * there. */
 extern void (*_Atomic ouro__death_test_hook)(ouro_object *o);
 
+/* White-box tests only: called by the owner's merge pass after it took
+ * the queue's array and put the spare in its place, before it merges. */
+extern void (*_Atomic ouro__merge_pass_test_hook)(void);
+
 /* Applied count (local + shared, less a queued reference), racy snapshot. */
 int64_t ouro__raw_refcnt(const ouro_object *o);
 /* The same, and whether the snapshot was QUEUED, from one load of the

@@ -127,13 +127,12 @@ bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
     }
     /* Grown at half full: a growth that finds no memory leaves room, and
      * the next request tries again.  A decrement cannot report an error, so
-     * a queue that filled while every growth failed is fatal; so is a
-     * request that finds no memory for a first array while the owner's
-     * merge pass has taken the queue's (refcount.c; a known gap, a spare
-     * array per thread would close it).  The owner hands its array back
-     * after each pass, so requests seldom allocate at all. */
+     * a queue that filled while every growth failed is fatal.  The queue
+     * always has an array, even while the owner's merge pass works through
+     * the previous one (its spare, thread.h), so requests seldom allocate
+     * at all. */
     if (t->mq_len * 2 >= t->mq_cap) {
-        size_t cap = t->mq_cap ? t->mq_cap * 2 : 16;
+        size_t cap = t->mq_cap * 2;
         ouro_object **q = ouro__mem_alloc(cap * sizeof *q);
         if (q) {
             if (t->mq_len)
@@ -167,14 +166,16 @@ int ouro__thread_attach(bool internal)
     if (!t)
         return OURO_ENOMEM;
     t->gp = ouro__gp_slot_acquire();
-    /* The merge queue exists from the start: a request (a decrement on
-     * another thread) cannot report running out of memory. */
-    t->mq_cap = 16;
+    /* The merge queue and its spare exist from the start: a request (a
+     * decrement on another thread) cannot report running out of memory. */
+    t->mq_cap = t->mq_spare_cap = 16;
     t->mq = ouro__mem_alloc(t->mq_cap * sizeof *t->mq);
-    if (!t->gp || !t->mq || ouro__decbuf_init(t) != OURO_OK) {
+    t->mq_spare = ouro__mem_alloc(t->mq_spare_cap * sizeof *t->mq_spare);
+    if (!t->gp || !t->mq || !t->mq_spare || ouro__decbuf_init(t) != OURO_OK) {
         if (t->gp)
             ouro__gp_slot_release(t->gp);
         ouro__mem_free(t->mq);
+        ouro__mem_free(t->mq_spare);
         ouro__mem_free(t);
         ouro__tls.dec_pos = ouro__tls.dec_end = NULL;
         return OURO_ENOMEM;
@@ -185,6 +186,7 @@ int ouro__thread_attach(bool internal)
         ouro__decbuf_fini(t);
         ouro__gp_slot_release(t->gp);
         ouro__mem_free(t->mq);
+        ouro__mem_free(t->mq_spare);
         ouro__mem_free(t);
         return OURO_ESTATE;   /* 2^31 - 1 attaches: ids exhausted */
     }
@@ -234,8 +236,9 @@ static void detach_thread(ouro_thread *t)
     pthread_mutex_unlock(&ouro__registry_lock);
 
     ouro__process_merge_queue(t);                         /* step 3 */
-    ouro__mem_free(t->mq);   /* handed back by step 3; nobody queues now */
-    t->mq = NULL;
+    ouro__mem_free(t->mq);   /* nobody queues now */
+    ouro__mem_free(t->mq_spare);
+    t->mq = t->mq_spare = NULL;
     ouro__orphan_hand_over(t);
 
     ouro__quarantine_flush(t);

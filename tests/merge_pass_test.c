@@ -1,0 +1,225 @@
+/*
+ * merge_pass_test.c - merge requests that arrive while the owner's merge
+ * pass is working through its queue, with every allocation failing.
+ *
+ * A decrement cannot report an error, so a request must find room in the
+ * owner's queue without allocating.  The pass takes the queue's array; the
+ * requests that arrive meanwhile go to the spare it put in its place
+ * (runtime/thread.h).  The pass's test hook holds the owner exactly there.
+ */
+#include "fixture.h"
+#include "hook_wait.h"
+#include "refcount.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+static _Atomic unsigned long calls, failures;
+static _Atomic int fail_all;
+static _Atomic long outstanding;   /* blocks handed out and not yet freed */
+
+static void *failing_malloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    calls++;
+    if (fail_all) {
+        failures++;
+        return NULL;
+    }
+    void *p = malloc(size);
+    if (p)
+        outstanding++;
+    return p;
+}
+
+static void counting_free(void *p, void *ctx)
+{
+    (void)ctx;
+    if (p)
+        outstanding--;
+    free(p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    calls = failures = 0;
+    fail_all = 0;
+    outstanding = 0;
+    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
+                       .gc_disabled = 1};
+    return ouro_test_start(&cfg);
+}
+
+static int teardown(void **state)
+{
+    fail_all = 0;
+    atomic_store(&ouro__merge_pass_test_hook, NULL);
+    int err = ouro_test_teardown(state);
+    if (outstanding != 0) {
+        print_error("%ld runtime allocation(s) not returned\n",
+                    (long)outstanding);
+        return -1;
+    }
+    return err;
+}
+
+/* More than the queue's half-full mark, fewer than its first capacity:
+ * the queue tries to grow, fails, and still has room. */
+#define HANDED 12
+
+enum { STARTED = 1, PASS_HELD, REQUESTS_QUEUED, DONE };
+static _Atomic int phase;
+static _Atomic int release_pass;
+static _Atomic uint32_t owner_tid;
+static ouro_object *trigger;
+static ouro_object *handed[HANDED];
+
+/* On the owner, inside its merge pass, after the queue's array was taken:
+ * let the main thread queue its requests now. */
+static void hold_the_pass(void)
+{
+    if (ouro_thread_id() != atomic_load(&owner_tid) ||
+        atomic_load(&phase) != STARTED)
+        return;
+    atomic_store_explicit(&phase, PASS_HELD, memory_order_release);
+    hook_wait_quiescent(&release_pass);   /* the main thread's flush waits */
+}
+
+static void *owner(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    atomic_store(&owner_tid, ouro_thread_id());
+    trigger = ouro_list_new(0);
+    for (int i = 0; i < HANDED; i++)
+        handed[i] = ouro_list_new(0);   /* owned here, handed to main */
+    atomic_store(&phase, STARTED);
+    while (atomic_load(&phase) != DONE)
+        ouro_safepoint();               /* merge passes run here */
+    ouro_thread_detach();
+    return NULL;
+}
+
+static uint64_t freed_now(void)
+{
+    ouro_stats s;
+    ouro_get_stats(&s);
+    return s.freed;
+}
+
+static void wait_freed(uint64_t target)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        ouro_safepoint();
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 20)
+            break;
+    } while (freed_now() < target);
+    assert_true(freed_now() >= target);
+}
+
+static void requests_during_a_pass_need_no_memory(void **state)
+{
+    (void)state;
+    atomic_store(&phase, 0);
+    atomic_store(&release_pass, 0);
+    atomic_store(&ouro__merge_pass_test_hook, hold_the_pass);
+    pthread_t th;
+    pthread_create(&th, NULL, owner, NULL);
+    while (atomic_load(&phase) != STARTED)
+        ouro_safepoint();
+    assert_non_null(trigger);
+    for (int i = 0; i < HANDED; i++)
+        assert_non_null(handed[i]);
+
+    /* The trigger's request starts a merge pass on the owner, which the
+     * hook holds after the pass took the queue's array.  The flush also
+     * leaves this thread a spare decrement batch for the next one. */
+    uint64_t freed0 = freed_now();
+    ouro_decref(trigger);
+    ouro_flush();
+    while (atomic_load_explicit(&phase, memory_order_acquire) != PASS_HELD)
+        ouro_safepoint();
+
+    ouro_stats before;
+    ouro_get_stats(&before);
+    for (int i = 0; i < HANDED; i++)
+        ouro_decref(handed[i]);   /* each one crosses zero on the shared side */
+    fail_all = 1;
+    unsigned long failures0 = failures;
+    ouro_flush();                 /* queues HANDED requests, mid-pass */
+    fail_all = 0;
+    ouro_stats mid;
+    ouro_get_stats(&mid);
+    assert_int_equal(mid.queued_merges, before.queued_merges + HANDED);
+    assert_true(failures > failures0);   /* the queue tried to grow */
+
+    atomic_store(&phase, REQUESTS_QUEUED);
+    atomic_store_explicit(&release_pass, 1, memory_order_release);
+    /* The held pass frees the trigger; the owner's next one, the rest. */
+    wait_freed(freed0 + 1 + HANDED);
+    atomic_store(&phase, DONE);
+    pthread_join(th, NULL);
+}
+
+/* Many passes, each with requests arriving during it: the two arrays take
+ * turns and grow as needed, and every request is merged once. */
+#define ROUNDS 200
+#define PER_ROUND 40
+
+static void *busy_owner(void *arg)
+{
+    ouro_object **objs = arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    for (int i = 0; i < ROUNDS * PER_ROUND; i++)
+        objs[i] = ouro_list_new(0);
+    atomic_store(&phase, STARTED);
+    while (atomic_load(&phase) != DONE)
+        ouro_safepoint();
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void requests_in_many_passes_are_merged_once(void **state)
+{
+    (void)state;
+    atomic_store(&phase, 0);
+    ouro_object **objs = calloc(ROUNDS * PER_ROUND, sizeof *objs);
+    assert_non_null(objs);
+    pthread_t th;
+    pthread_create(&th, NULL, busy_owner, objs);
+    while (atomic_load(&phase) != STARTED)
+        ouro_safepoint();
+    uint64_t freed0 = freed_now();
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < PER_ROUND; i++) {
+            assert_non_null(objs[r * PER_ROUND + i]);
+            ouro_decref(objs[r * PER_ROUND + i]);
+        }
+        ouro_flush();
+    }
+    wait_freed(freed0 + ROUNDS * PER_ROUND);
+    assert_int_equal(freed_now(), freed0 + ROUNDS * PER_ROUND);
+    atomic_store(&phase, DONE);
+    pthread_join(th, NULL);
+    free(objs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(requests_during_a_pass_need_no_memory,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(requests_in_many_passes_are_merged_once,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
