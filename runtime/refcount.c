@@ -24,6 +24,7 @@
 #include "dealloc.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 /* Largest count the shared half can hold. */
 #define SHARED_MAX ((int64_t)(INT32_MAX / OURO__SHARED_ONE) - 1)
@@ -351,7 +352,22 @@ void ouro__process_merge_queue(ouro_thread *t)
         else
             merge_queued(t, q[i]);
     }
-    t->mq_spare = q;   /* emptied: the next pass's spare */
+    /* The emptied array is the next pass's spare, unless it is the larger
+     * one: then the queue moves into it, so that the capacity a burst of
+     * requests grew stays where the next burst needs it. */
+    pthread_mutex_lock(&ouro__registry_lock);
+    if (cap > t->mq_cap) {
+        if (t->mq_len)
+            memcpy(q, t->mq, t->mq_len * sizeof *q);
+        ouro_object **small = t->mq;
+        size_t small_cap = t->mq_cap;
+        t->mq = q;
+        t->mq_cap = cap;
+        q = small;
+        cap = small_cap;
+    }
+    pthread_mutex_unlock(&ouro__registry_lock);
+    t->mq_spare = q;
     t->mq_spare_cap = cap;
 }
 

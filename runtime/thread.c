@@ -131,6 +131,7 @@ bool ouro__registry_queue_merge(uint32_t tid, ouro_object *o)
      * always has an array, even while the owner's merge pass works through
      * the previous one (its spare, thread.h), so requests seldom allocate
      * at all. */
+    OURO_ASSERT(t->mq && t->mq_cap >= 16);
     if (t->mq_len * 2 >= t->mq_cap) {
         size_t cap = t->mq_cap * 2;
         ouro_object **q = ouro__mem_alloc(cap * sizeof *q);

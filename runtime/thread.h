@@ -70,12 +70,13 @@ typedef struct ouro_thread {
     /* Merge requests from other threads (registry).  The owner's merge
      * pass swaps mq_spare in for the array it takes, so a request never
      * finds the queue without an array and never needs memory for a first
-     * one; the taken array is the next pass's spare.  Outside a pass both
-     * exist; mq_spare is the owner's alone. */
+     * one; the emptied array is the next pass's spare, or the queue's if
+     * it is the larger.  Outside a pass both exist, each with room for 16
+     * or more. */
     ouro_object **mq;
     size_t mq_len, mq_cap;
-    ouro_object **mq_spare;
-    size_t mq_spare_cap;
+    ouro_object **mq_spare;            /* owner */
+    size_t mq_spare_cap;               /* owner */
     _Atomic bool mq_nonempty;          /* set under registry, read lock-free */
 
     struct ouro_thread *next, *prev;   /* registry */

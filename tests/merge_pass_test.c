@@ -16,14 +16,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-static _Atomic unsigned long calls, failures;
+static _Atomic unsigned long failures;
 static _Atomic int fail_all;
 static _Atomic long outstanding;   /* blocks handed out and not yet freed */
 
 static void *failing_malloc(size_t size, void *ctx)
 {
     (void)ctx;
-    calls++;
     if (fail_all) {
         failures++;
         return NULL;
@@ -45,7 +44,7 @@ static void counting_free(void *p, void *ctx)
 static int setup(void **state)
 {
     (void)state;
-    calls = failures = 0;
+    failures = 0;
     fail_all = 0;
     outstanding = 0;
     ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
@@ -104,6 +103,15 @@ static void *owner(void *arg)
     return NULL;
 }
 
+/* The owner's last flush and its detach wait for grace periods: wait for
+ * it inside a blocking region. */
+static void join_quiescent(pthread_t th)
+{
+    ouro_blocking_begin();
+    pthread_join(th, NULL);
+    ouro_blocking_end();
+}
+
 static uint64_t freed_now(void)
 {
     ouro_stats s;
@@ -111,18 +119,27 @@ static uint64_t freed_now(void)
     return s.freed;
 }
 
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Safepoints until `what` holds; a failure, not a hang, after 20 s. */
+#define WAIT_FOR(what)                                                        \
+    do {                                                                      \
+        double until_ = seconds() + 20;                                       \
+        while (!(what) && seconds() < until_) {                               \
+            ouro_safepoint();                                                 \
+            sched_yield();                                                    \
+        }                                                                     \
+        assert_true(what);                                                    \
+    } while (0)
+
 static void wait_freed(uint64_t target)
 {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-        ouro_safepoint();
-        sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec > 20)
-            break;
-    } while (freed_now() < target);
-    assert_true(freed_now() >= target);
+    WAIT_FOR(freed_now() >= target);
 }
 
 static void requests_during_a_pass_need_no_memory(void **state)
@@ -133,8 +150,7 @@ static void requests_during_a_pass_need_no_memory(void **state)
     atomic_store(&ouro__merge_pass_test_hook, hold_the_pass);
     pthread_t th;
     pthread_create(&th, NULL, owner, NULL);
-    while (atomic_load(&phase) != STARTED)
-        ouro_safepoint();
+    WAIT_FOR(atomic_load(&phase) == STARTED);
     assert_non_null(trigger);
     for (int i = 0; i < HANDED; i++)
         assert_non_null(handed[i]);
@@ -145,8 +161,7 @@ static void requests_during_a_pass_need_no_memory(void **state)
     uint64_t freed0 = freed_now();
     ouro_decref(trigger);
     ouro_flush();
-    while (atomic_load_explicit(&phase, memory_order_acquire) != PASS_HELD)
-        ouro_safepoint();
+    WAIT_FOR(atomic_load_explicit(&phase, memory_order_acquire) == PASS_HELD);
 
     ouro_stats before;
     ouro_get_stats(&before);
@@ -159,18 +174,19 @@ static void requests_during_a_pass_need_no_memory(void **state)
     ouro_stats mid;
     ouro_get_stats(&mid);
     assert_int_equal(mid.queued_merges, before.queued_merges + HANDED);
-    assert_true(failures > failures0);   /* the queue tried to grow */
+    assert_true(failures > failures0);   /* the queue tried to grow (at 8) */
 
     atomic_store(&phase, REQUESTS_QUEUED);
     atomic_store_explicit(&release_pass, 1, memory_order_release);
     /* The held pass frees the trigger; the owner's next one, the rest. */
     wait_freed(freed0 + 1 + HANDED);
     atomic_store(&phase, DONE);
-    pthread_join(th, NULL);
+    join_quiescent(th);
 }
 
-/* Many passes, each with requests arriving during it: the two arrays take
- * turns and grow as needed, and every request is merged once. */
+/* Many passes, with requests arriving during most of them (as it
+ * happens): the two arrays take turns and grow as needed, and every
+ * request is merged once. */
 #define ROUNDS 200
 #define PER_ROUND 40
 
@@ -196,8 +212,7 @@ static void requests_in_many_passes_are_merged_once(void **state)
     assert_non_null(objs);
     pthread_t th;
     pthread_create(&th, NULL, busy_owner, objs);
-    while (atomic_load(&phase) != STARTED)
-        ouro_safepoint();
+    WAIT_FOR(atomic_load(&phase) == STARTED);
     uint64_t freed0 = freed_now();
     for (int r = 0; r < ROUNDS; r++) {
         for (int i = 0; i < PER_ROUND; i++) {
@@ -209,8 +224,67 @@ static void requests_in_many_passes_are_merged_once(void **state)
     wait_freed(freed0 + ROUNDS * PER_ROUND);
     assert_int_equal(freed_now(), freed0 + ROUNDS * PER_ROUND);
     atomic_store(&phase, DONE);
-    pthread_join(th, NULL);
+    join_quiescent(th);
     free(objs);
+}
+
+/* A burst grows the queue; after a pass has emptied it, the next burst
+ * finds that capacity again, with every allocation failing: the queue
+ * keeps the larger of its two arrays. */
+#define FIRST_BURST 40
+#define SECOND_BURST 30
+
+enum { BURST_STARTED = 1, RUN_PASS, PASSED, FINISH };
+static ouro_object *burst[FIRST_BURST + SECOND_BURST];
+
+static void *blocked_owner(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    for (int i = 0; i < FIRST_BURST + SECOND_BURST; i++)
+        burst[i] = ouro_list_new(0);   /* owned here, handed to main */
+    ouro_blocking_begin();   /* grace periods go on; no merge pass */
+    atomic_store(&phase, BURST_STARTED);
+    while (atomic_load(&phase) != RUN_PASS)
+        sched_yield();
+    ouro_blocking_end();
+    ouro_flush();            /* one pass: merges (frees) the first burst */
+    ouro_blocking_begin();
+    atomic_store(&phase, PASSED);
+    while (atomic_load(&phase) != FINISH)
+        sched_yield();
+    ouro_blocking_end();
+    ouro_flush();            /* merges the second burst */
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void a_grown_queue_keeps_its_capacity(void **state)
+{
+    (void)state;
+    atomic_store(&phase, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, blocked_owner, NULL);
+    WAIT_FOR(atomic_load(&phase) == BURST_STARTED);
+    for (int i = 0; i < FIRST_BURST + SECOND_BURST; i++)
+        assert_non_null(burst[i]);
+    uint64_t freed0 = freed_now();
+    for (int i = 0; i < FIRST_BURST; i++)
+        ouro_decref(burst[i]);
+    ouro_flush();            /* grows the queue to 64; leaves a spare batch */
+    atomic_store(&phase, RUN_PASS);
+    WAIT_FOR(atomic_load(&phase) == PASSED);
+    assert_int_equal(freed_now(), freed0 + FIRST_BURST);
+
+    for (int i = FIRST_BURST; i < FIRST_BURST + SECOND_BURST; i++)
+        ouro_decref(burst[i]);
+    fail_all = 1;
+    ouro_flush();            /* more than 16 requests, none may allocate */
+    fail_all = 0;
+    atomic_store(&phase, FINISH);
+    join_quiescent(th);
+    wait_freed(freed0 + FIRST_BURST + SECOND_BURST);
 }
 
 int main(void)
@@ -219,6 +293,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(requests_during_a_pass_need_no_memory,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(requests_in_many_passes_are_merged_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_grown_queue_keeps_its_capacity,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
