@@ -146,12 +146,20 @@ static inline void set_if_clear(_Atomic uint64_t *w, uint64_t bit)
 
 /* Put `bits` of word `word` of region `r` (number `ri` of `d`) into `set`,
  * and publish them up both levels. */
+/* Name word `word` of region `ri` in set `set`'s summary and directory,
+ * for the next take to find. */
+static void name_word(int set, directory *d, size_t ri, region *r,
+                      size_t word)
+{
+    set_if_clear(&r->summary[set][word / 64], (uint64_t)1 << (word % 64));
+    set_if_clear(&d->dirty[set][ri / 64], (uint64_t)1 << (ri % 64));
+}
+
 static void publish(int set, directory *d, size_t ri, region *r, size_t word,
                     uint64_t bits)
 {
     atomic_fetch_or_explicit(&r->bits[set][word], bits, memory_order_seq_cst);
-    set_if_clear(&r->summary[set][word / 64], (uint64_t)1 << (word % 64));
-    set_if_clear(&d->dirty[set][ri / 64], (uint64_t)1 << (ri % 64));
+    name_word(set, d, ri, r, word);
 }
 
 int ouro__cand_init(void)
@@ -320,10 +328,8 @@ static void take_word(take *t, directory *d, size_t ri, region *r, size_t w,
         t->failed = true;
     if (t->failed) {
         for (int s = 0; s < SETS; s++)
-            if (sets & (1u << s)) {
-                set_if_clear(&r->summary[s][w / 64], (uint64_t)1 << (w % 64));
-                set_if_clear(&d->dirty[s][ri / 64], (uint64_t)1 << (ri % 64));
-            }
+            if (sets & (1u << s))
+                name_word(s, d, ri, r, w);
         return;
     }
     uint64_t got[SETS] = {0, 0};

@@ -58,6 +58,34 @@ static inline ouro_object *ouro__taken_object(uintptr_t base, unsigned k)
     return (ouro_object *)(base + ((uintptr_t)k << OURO__CAND_GRANULE_SHIFT));
 }
 
+/* A position in a take: word w, and its bits not yet visited. */
+typedef struct ouro__taken_cursor {
+    size_t w;
+    uint64_t rest;
+} ouro__taken_cursor;
+
+/* Before the first candidate. */
+static inline ouro__taken_cursor ouro__taken_cursor_start(void)
+{
+    return (ouro__taken_cursor){SIZE_MAX, 0};
+}
+
+/* The next candidate after `cu` in address order (its bit in its word in
+ * *k), or NULL at the end. */
+static inline ouro_object *ouro__taken_next(const ouro__taken *t,
+                                            ouro__taken_cursor *cu,
+                                            unsigned *k)
+{
+    while (!cu->rest) {
+        if (++cu->w >= t->nwords)
+            return NULL;
+        cu->rest = t->words[cu->w].bits;
+    }
+    *k = (unsigned)__builtin_ctzll(cu->rest);
+    cu->rest &= cu->rest - 1;
+    return ouro__taken_object(t->words[cu->w].base, *k);
+}
+
 /* Take every candidate out of the young set, or out of both sets (they
  * stay BUFFERED until the collector holds them), into *out;
  * OURO_ENOMEM if there was no memory for all of them (those not taken stay

@@ -262,33 +262,6 @@ static void untake(gc_ctx *c, size_t w, unsigned k)
     c->taken.words[w].bits &= ~((uint64_t)1 << k);
 }
 
-/* A position in the taken candidates: word w, and its bits not yet
- * visited. */
-typedef struct cursor {
-    size_t w;
-    uint64_t rest;
-} cursor;
-
-/* The next candidate after `cu` (its bit in *k), or NULL at the end. */
-static inline ouro_object *cursor_next(const ouro__taken *t, cursor *cu,
-                                       unsigned *k)
-{
-    while (!cu->rest) {
-        if (++cu->w >= t->nwords)
-            return NULL;
-        cu->rest = t->words[cu->w].bits;
-    }
-    *k = (unsigned)__builtin_ctzll(cu->rest);
-    cu->rest &= cu->rest - 1;
-    return ouro__taken_object(t->words[cu->w].base, *k);
-}
-
-/* Before the first candidate. */
-static inline cursor cursor_start(void)
-{
-    return (cursor){SIZE_MAX, 0};
-}
-
 static void visit_gray(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
@@ -934,18 +907,19 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     gc_table_reserve(&c.tab, c.tab.n + ncand + ncand / 4 + 1024);
     /* `ahead` runs PREFETCH_AHEAD candidates before `at`: the first touch
      * of each candidate, so its misses start early. */
-    cursor at = cursor_start(), ahead = cursor_start();
+    ouro__taken_cursor at = ouro__taken_cursor_start(),
+                       ahead = ouro__taken_cursor_start();
     unsigned k;
     for (size_t i = 0; i < PREFETCH_AHEAD; i++) {
-        ouro_object *p = cursor_next(&c.taken, &ahead, &k);
+        ouro_object *p = ouro__taken_next(&c.taken, &ahead, &k);
         if (p)
             __builtin_prefetch(p, 1);
     }
     ouro_object *o;
-    for (size_t i = 0; (o = cursor_next(&c.taken, &at, &k)); i++) {
+    for (size_t i = 0; (o = ouro__taken_next(&c.taken, &at, &k)); i++) {
         quiesce_every(&c, i);
         unsigned pk;
-        ouro_object *p = cursor_next(&c.taken, &ahead, &pk);
+        ouro_object *p = ouro__taken_next(&c.taken, &ahead, &pk);
         if (p)
             __builtin_prefetch(p, 1);
         size_t w = at.w;

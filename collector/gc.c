@@ -351,19 +351,17 @@ void ouro__gc_stop(void)
     ouro__taken taken;
     ouro__cand_take_all(NULL, false, &taken);   /* both sets */
     ouro_thread *self = ouro__self;
-    for (size_t w = 0; w < taken.nwords; w++)
-        for (uint64_t bits = taken.words[w].bits; bits; bits &= bits - 1) {
-            ouro_object *o = ouro__taken_object(
-                taken.words[w].base, (unsigned)__builtin_ctzll(bits));
-            if (ouro__try_incref_shared(o)) {
-                atomic_fetch_and_explicit(&o->ob_gc,
-                                          ~(uint32_t)OURO__GC_BUFFERED,
-                                          memory_order_relaxed);
-                ouro__release_hold(self, o);
-            } else {
-                ouro__zombie_claim(self, o);
-            }
+    ouro__taken_cursor cu = ouro__taken_cursor_start();
+    unsigned k;
+    for (ouro_object *o; (o = ouro__taken_next(&taken, &cu, &k));) {
+        if (ouro__try_incref_shared(o)) {
+            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                                      memory_order_relaxed);
+            ouro__release_hold(self, o);
+        } else {
+            ouro__zombie_claim(self, o);
         }
+    }
     ouro__taken_free(&taken);
     ouro_flush();
 }

@@ -721,10 +721,10 @@ static int by_address(const void *a, const void *b)
 static size_t taken_objects(const ouro__taken *t, ouro_object **dst)
 {
     size_t n = 0;
-    for (size_t w = 0; w < t->nwords; w++)
-        for (uint64_t bits = t->words[w].bits; bits; bits &= bits - 1)
-            dst[n++] = ouro__taken_object(t->words[w].base,
-                                          (unsigned)__builtin_ctzll(bits));
+    ouro__taken_cursor cu = ouro__taken_cursor_start();
+    unsigned k;
+    for (ouro_object *o; (o = ouro__taken_next(t, &cu, &k));)
+        dst[n++] = o;
     return n;
 }
 
