@@ -45,6 +45,7 @@ static struct {
     uint64_t full_requested;           /* last ticket asking for a full one */
     uint64_t young_requested;          /* last one asking for a young one */
     unsigned young_since_full;         /* collector thread only */
+    unsigned full_every;               /* collector thread; stats: lock */
     int64_t last_result;
     ouro_gc_stats stats;               /* lock */
     struct callback callbacks[MAX_CALLBACKS];   /* lock */
@@ -171,18 +172,39 @@ static uint64_t thread_cpu_ns(void)
 
 enum kind { AUTOMATIC, YOUNG, FULL };
 
-/* An automatic collection is full every OURO_GC_FULL_EVERY collections
- * (the completeness bound), or once the old set holds a quarter of the
- * tracked objects: by then a full collection costs about what the young
- * ones saved (docs/collector.md, "Generations"). */
+/* An automatic collection is full every gc.full_every collections (at
+ * most OURO_GC_FULL_EVERY_MAX: the completeness bound), or once the old
+ * set holds a quarter of the tracked objects: by then a full collection
+ * costs about what the young ones saved (docs/collector.md,
+ * "Generations"). */
 static bool full_due(void)
 {
     size_t heap = ouro__heap_count();
     uint64_t base = atomic_load_explicit(&gc.base_threshold,
                                          memory_order_relaxed);
     uint64_t old = ouro__cand_old_count();
-    return gc.young_since_full + 1 >= OURO_GC_FULL_EVERY ||
+    return gc.young_since_full + 1 >= gc.full_every ||
            (old >= base && old * 4 >= heap);
+}
+
+/* After a full collection: a full one that found little garbage among
+ * what it examined (less than one object in FULL_LEAN_RATIO) was mostly
+ * the cost of walking the old live objects again, so the next one waits
+ * twice as long, up to OURO_GC_FULL_EVERY_MAX; one that found much (half
+ * or more) brings the interval back to OURO_GC_FULL_EVERY. */
+#define FULL_LEAN_RATIO 8
+
+static unsigned adapt_full_every(const struct ouro_gc_run *run, unsigned every)
+{
+    uint64_t seen = run->examined;
+    if (!seen)
+        return every;   /* it cost nothing */
+    if (run->unreachable * FULL_LEAN_RATIO < seen)
+        every = every * 2 > OURO_GC_FULL_EVERY_MAX ? OURO_GC_FULL_EVERY_MAX
+                                                   : every * 2;
+    else if (run->unreachable * 2 >= seen)
+        every = OURO_GC_FULL_EVERY;
+    return every;
 }
 
 static int64_t run_collection(ouro_thread *self, enum kind kind)
@@ -209,6 +231,8 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
      * young take turned into a whole-heap one by the overflow mark). */
     info.full = run.old_taken;
     gc.young_since_full = run.old_taken ? 0 : gc.young_since_full + 1;
+    unsigned full_every = run.old_taken ? adapt_full_every(&run, gc.full_every)
+                                        : gc.full_every;
 
     info.candidates = run.candidates;
     info.unreachable = run.unreachable;
@@ -226,6 +250,7 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     st->zombies += run.zombies;
     st->full_collections += run.old_taken;
     st->deferred += run.deferred;
+    gc.full_every = st->full_every = full_every;
     st->last_collection_ns = elapsed;
     st->last_collection_cpu_ns = cpu;
     for (int p = 0; p < OURO_GC_PHASES; p++) {
@@ -319,6 +344,7 @@ int ouro__gc_start(const ouro_config *config)
     gc.requested = gc.completed = 0;
     gc.full_requested = gc.young_requested = 0;
     gc.young_since_full = 0;
+    gc.full_every = gc.stats.full_every = OURO_GC_FULL_EVERY;
     gc.stop = false;
     int err = ouro__cand_init();
     if (err != OURO_OK)

@@ -149,6 +149,65 @@ static void every_full_every_th_automatic_collection_is_full(void **state)
     assert_int_equal(ouro_test_live(), 0);
 }
 
+/* Full collections that find little lengthen the interval to the next
+ * automatic full one, up to OURO_GC_FULL_EVERY_MAX; one that finds much
+ * brings it back, and the automatic schedule follows the interval. */
+#define LIVE_LISTS 64
+
+static void lean_full_collections_come_less_often(void **state)
+{
+    (void)state;
+    assert_int_equal(stats().full_every, OURO_GC_FULL_EVERY);
+    /* A live structure of candidates: each full collection examines it
+     * and finds nothing. */
+    ouro_object *root = ouro_list_new(0);
+    for (int i = 0; i < LIVE_LISTS; i++) {
+        ouro_object *l = ouro_list_new(0);
+        assert_int_equal(ouro_list_append(root, l), OURO_OK);
+        ouro_decref(l);                    /* a candidate, held by root */
+    }
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(stats().full_every, 2 * OURO_GC_FULL_EVERY);
+    /* Nothing to examine: no evidence either way, no change. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(stats().full_every, 2 * OURO_GC_FULL_EVERY);
+    unsigned every = 2 * OURO_GC_FULL_EVERY;
+    while (every < OURO_GC_FULL_EVERY_MAX) {
+        for (int i = 0; i < LIVE_LISTS; i++) {
+            ouro_object *l = ouro_list_get(root, (size_t)i);
+            ouro_decref(l);                /* a candidate again */
+        }
+        assert_int_equal(ouro_gc_collect(), 0);
+        every *= 2;
+        assert_int_equal(stats().full_every, every);
+    }
+    for (int i = 0; i < LIVE_LISTS; i++)
+        ouro_decref(ouro_list_get(root, (size_t)i));
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(stats().full_every, OURO_GC_FULL_EVERY_MAX);   /* capped */
+
+    /* Back to the short interval: the collection after this many young
+     * ones is full, and it finds the cycle (all it examines). */
+    atomic_store(&collections_seen, 0);
+    atomic_store(&full_seen, 0);
+    assert_int_equal(ouro_gc_callback_add(count_kinds, NULL), OURO_OK);
+    ouro_gc_set_threshold(2);
+    ouro_gc_enable();
+    while (atomic_load(&full_seen) == 0) {
+        int seen = atomic_load(&collections_seen);
+        drop_young_cycle();                /* two candidates: a trigger */
+        while (atomic_load(&collections_seen) == seen)
+            ouro_safepoint();
+    }
+    ouro_gc_disable();
+    assert_int_equal(atomic_load(&collections_seen), OURO_GC_FULL_EVERY_MAX);
+    assert_int_equal(stats().full_every, OURO_GC_FULL_EVERY);
+    assert_int_equal(ouro_gc_callback_remove(count_kinds, NULL), OURO_OK);
+    ouro_decref(root);
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_int_equal(ouro_test_live(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +215,7 @@ int main(void)
         OURO_TEST(young_collection_defers_old_candidates),
         OURO_TEST(cycle_through_an_old_object_is_freed_by_the_full_collection),
         OURO_TEST(every_full_every_th_automatic_collection_is_full),
+        OURO_TEST(lean_full_collections_come_less_often),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

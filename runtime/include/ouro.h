@@ -262,10 +262,14 @@ int64_t ouro_gc_collect(void);
  * not old (the old ones wait in the old set), and their walks stop at old
  * objects.  Every OURO_GC_FULL_EVERY-th automatic collection, or sooner
  * once the old set holds a quarter of the tracked objects, is full, as is
- * every ouro_gc_collect().  A garbage cycle with no old member is freed by
- * the next collection; one with an old member, by the next full one
+ * every ouro_gc_collect().  While full collections find little garbage
+ * (less than an eighth of what they examine) the interval doubles, up to
+ * OURO_GC_FULL_EVERY_MAX; a full one that finds half or more sets it back
+ * (ouro_gc_stats.full_every).  A garbage cycle with no old member is freed
+ * by the next collection; one with an old member, by the next full one
  * (docs/collector.md, "Generations"). */
 #define OURO_GC_FULL_EVERY 64
+#define OURO_GC_FULL_EVERY_MAX 512
 /* Run a young collection now and wait for it; returns as ouro_gc_collect. */
 int64_t ouro_gc_collect_young(void);
 
@@ -311,6 +315,8 @@ typedef struct ouro_gc_stats {
     uint64_t full_collections;    /* of `collections`, the full ones */
     uint64_t deferred;            /* old candidates a young collection left
                                      to the next full one */
+    uint64_t full_every;          /* automatic collections from one full
+                                     one to the next, at most, now */
 } ouro_gc_stats;
 
 void ouro_gc_get_stats(ouro_gc_stats *out);

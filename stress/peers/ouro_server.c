@@ -192,8 +192,8 @@ int ouro_server(const peer_options *o)
            "\"cpu_us_per_request\": %.3f, \"build_s\": %.2f, "
            "\"idle_collect_ms\": %.1f, \"idle_collect_found\": %lld, "
            "\"collections\": %llu, \"collected\": %llu, "
-           "\"candidates\": %llu, \"examined\": %llu, "
-           "\"collecting_s\": %.3f, \"phase_s\": {\"candidates\": %.3f, "
+           "\"candidates\": %llu, \"examined\": %llu, \"deferred\": %llu, "
+           "\"full_collections\": %llu, \"collecting_s\": %.3f, \"phase_s\": {\"candidates\": %.3f, "
            "\"trial\": %.3f, \"validate\": %.3f, \"finalize\": %.3f, "
            "\"free\": %.3f}, "
            "\"objects_at_start\": %llu, \"objects_at_end\": %llu, "
@@ -212,6 +212,8 @@ int ouro_server(const peer_options *o)
            (unsigned long long)(g1.collected - g0.collected),
            (unsigned long long)(g1.candidates - g0.candidates),
            (unsigned long long)(g1.examined - g0.examined),
+           (unsigned long long)(g1.deferred - g0.deferred),
+           (unsigned long long)(g1.full_collections - g0.full_collections),
            (phases_ns(&g1) - phases_ns(&g0)) / 1e9,
            phase_s(&g0, &g1, OURO_GC_PHASE_CANDIDATES),
            phase_s(&g0, &g1, OURO_GC_PHASE_TRIAL),
