@@ -7,6 +7,7 @@
  * requests that arrive meanwhile go to the spare it put in its place
  * (runtime/thread.h).  The pass's test hook holds the owner exactly there.
  */
+#include "failing_alloc.h"
 #include "fixture.h"
 #include "hook_wait.h"
 #include "refcount.h"
@@ -16,53 +17,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-static _Atomic unsigned long failures;
-static _Atomic int fail_all;
-static _Atomic long outstanding;   /* blocks handed out and not yet freed */
-
-static void *failing_malloc(size_t size, void *ctx)
-{
-    (void)ctx;
-    if (fail_all) {
-        failures++;
-        return NULL;
-    }
-    void *p = malloc(size);
-    if (p)
-        outstanding++;
-    return p;
-}
-
-static void counting_free(void *p, void *ctx)
-{
-    (void)ctx;
-    if (p)
-        outstanding--;
-    free(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    failures = 0;
-    fail_all = 0;
-    outstanding = 0;
-    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
-                       .gc_disabled = 1};
-    return ouro_test_start(&cfg);
-}
+static int setup(void **state) { return failing_alloc_setup(state); }
 
 static int teardown(void **state)
 {
-    fail_all = 0;
     atomic_store(&ouro__merge_pass_test_hook, NULL);
-    int err = ouro_test_teardown(state);
-    if (outstanding != 0) {
-        print_error("%ld runtime allocation(s) not returned\n",
-                    (long)outstanding);
-        return -1;
-    }
-    return err;
+    return failing_alloc_teardown(state);
 }
 
 /* More than the queue's half-full mark, fewer than its first capacity:
@@ -167,10 +127,10 @@ static void requests_during_a_pass_need_no_memory(void **state)
     ouro_get_stats(&before);
     for (int i = 0; i < HANDED; i++)
         ouro_decref(handed[i]);   /* each one crosses zero on the shared side */
-    fail_all = 1;
+    fail_every = 1;   /* every allocation fails */
     unsigned long failures0 = failures;
     ouro_flush();                 /* queues HANDED requests, mid-pass */
-    fail_all = 0;
+    fail_every = 0;
     ouro_stats mid;
     ouro_get_stats(&mid);
     assert_int_equal(mid.queued_merges, before.queued_merges + HANDED);
@@ -279,9 +239,9 @@ static void a_grown_queue_keeps_its_capacity(void **state)
 
     for (int i = FIRST_BURST; i < FIRST_BURST + SECOND_BURST; i++)
         ouro_decref(burst[i]);
-    fail_all = 1;
+    fail_every = 1;   /* every allocation fails */
     ouro_flush();            /* more than 16 requests, none may allocate */
-    fail_all = 0;
+    fail_every = 0;
     atomic_store(&phase, FINISH);
     join_quiescent(th);
     wait_freed(freed0 + FIRST_BURST + SECOND_BURST);

@@ -4,7 +4,7 @@
  *
  * The runtime's allocator hook fails every Nth allocation once armed.
  */
-#include "fixture.h"
+#include "failing_alloc.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -12,53 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Atomic: the collector thread allocates through the same hook. */
-static _Atomic unsigned long calls, fail_every, failures;
-static _Atomic long outstanding;   /* blocks handed out and not yet freed */
-
-static void *failing_malloc(size_t size, void *ctx)
-{
-    (void)ctx;
-    unsigned long every = fail_every;
-    if (every && ++calls % every == 0) {
-        failures++;
-        return NULL;
-    }
-    void *p = malloc(size);
-    if (p)
-        outstanding++;
-    return p;
-}
-
-static void counting_free(void *p, void *ctx)
-{
-    (void)ctx;
-    outstanding--;
-    free(p);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    calls = failures = 0;
-    fail_every = 0;
-    outstanding = 0;
-    ouro_config cfg = {.malloc_fn = failing_malloc, .free_fn = counting_free,
-                       .gc_disabled = 1};
-    return ouro_test_start(&cfg);
-}
-
-static int teardown(void **state)
-{
-    fail_every = 0;
-    int err = ouro_test_teardown(state);
-    if (outstanding != 0) {
-        print_error("%ld runtime allocation(s) not returned\n",
-                    (long)outstanding);
-        return -1;
-    }
-    return err;
-}
+static int setup(void **state) { return failing_alloc_setup(state); }
+static int teardown(void **state) { return failing_alloc_teardown(state); }
 
 static void workload(unsigned long every)
 {
