@@ -119,9 +119,12 @@ static void count_kinds(ouro_gc_event event, const ouro_gc_info *info,
     (void)arg;
     if (event != OURO_GC_STOP)
         return;
-    atomic_fetch_add(&collections_seen, 1);
+    /* The kind first: a waiter that sees the collection counted must see
+     * whether it was full, or it would drop one more cycle and count one
+     * collection too many (seq_cst, the default, orders the two). */
     if (info->full)
         atomic_fetch_add(&full_seen, 1);
+    atomic_fetch_add(&collections_seen, 1);
 }
 
 static void every_full_every_th_automatic_collection_is_full(void **state)
