@@ -1,6 +1,7 @@
 /*
  * merge_pass_test.c - merge requests that arrive while the owner's merge
- * pass is working through its queue, with every allocation failing.
+ * pass is working through its queue, or while the queue cannot grow, with
+ * allocations failing.
  *
  * A decrement cannot report an error, so a request must find room in the
  * owner's queue without allocating.  The pass takes the queue's array; the
@@ -247,6 +248,42 @@ static void a_grown_queue_keeps_its_capacity(void **state)
     wait_freed(freed0 + FIRST_BURST + SECOND_BURST);
 }
 
+/* Growth that fails while requests arrive: the queue starts with room
+ * for 16, tries to grow at its half-full mark, and a failure there leaves
+ * room for the rest.  Every other allocation fails during the flush that
+ * queues HANDED requests (its own batch may get memory or not). */
+static void growth_failures_leave_room(void **state)
+{
+    (void)state;
+    atomic_store(&phase, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, blocked_owner, NULL);
+    WAIT_FOR(atomic_load(&phase) == BURST_STARTED);
+    for (int i = 0; i < FIRST_BURST + SECOND_BURST; i++)
+        assert_non_null(burst[i]);
+    ouro_stats before;
+    ouro_get_stats(&before);
+    for (int i = 0; i < HANDED; i++)
+        ouro_decref(burst[i]);   /* each one crosses zero on the shared side */
+    calls = failures = 0;
+    fail_every = 2;
+    ouro_flush();                /* queues HANDED requests to the owner */
+    fail_every = 0;
+    ouro_stats mid;
+    ouro_get_stats(&mid);
+    assert_int_equal(mid.queued_merges, before.queued_merges + HANDED);
+    assert_true(failures > 0);   /* the queue tried to grow, and failed */
+    atomic_store(&phase, RUN_PASS);
+    WAIT_FOR(atomic_load(&phase) == PASSED);
+    assert_int_equal(freed_now(), before.freed + HANDED);
+    for (int i = HANDED; i < FIRST_BURST + SECOND_BURST; i++)
+        ouro_decref(burst[i]);
+    ouro_flush();
+    atomic_store(&phase, FINISH);
+    join_quiescent(th);
+    wait_freed(before.freed + FIRST_BURST + SECOND_BURST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +293,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_grown_queue_keeps_its_capacity,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(growth_failures_leave_room, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

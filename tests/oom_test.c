@@ -6,9 +6,6 @@
  */
 #include "failing_alloc.h"
 
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -183,67 +180,6 @@ static void failed_take_keeps_the_candidates_counted(void **state)
     assert_int_equal(ouro_test_live(), 0);
 }
 
-/* Merge requests while allocations fail: a decrement cannot report an
- * error, so the owner's merge queue has room from its attach on, and
- * growing it is tried early enough that a failure leaves room. */
-#define HANDED 12
-static _Atomic int phase;
-static ouro_object *handed[HANDED];
-
-static void *owner(void *arg)
-{
-    (void)arg;
-    if (ouro_thread_attach() != OURO_OK)
-        return NULL;
-    for (int i = 0; i < HANDED; i++)
-        handed[i] = ouro_list_new(0);   /* owned here, handed to main */
-    ouro_blocking_begin();   /* grace periods go on; no merge until told */
-    atomic_store(&phase, 1);
-    while (atomic_load(&phase) != 2)
-        sched_yield();
-    ouro_blocking_end();
-    ouro_flush();            /* merges the queued requests: frees them */
-    atomic_store(&phase, 3);
-    while (atomic_load(&phase) != 4)
-        ouro_safepoint();
-    ouro_thread_detach();
-    return NULL;
-}
-
-static void merge_requests_survive_failing_allocations(void **state)
-{
-    (void)state;
-    atomic_store(&phase, 0);
-    pthread_t th;
-    pthread_create(&th, NULL, owner, NULL);
-    while (atomic_load(&phase) != 1)
-        ouro_safepoint();
-    for (int i = 0; i < HANDED; i++)
-        assert_non_null(handed[i]);
-    ouro_stats before;
-    ouro_get_stats(&before);
-    for (int i = 0; i < HANDED; i++)
-        ouro_decref(handed[i]);   /* each one crosses zero on the shared side */
-    /* Every other allocation fails: the flush's new batch gets memory, the
-     * queue's growths alternately fail and succeed. */
-    calls = failures = 0;
-    fail_every = 2;
-    ouro_flush();                 /* queues HANDED requests to the owner */
-    fail_every = 0;
-    ouro_stats mid;
-    ouro_get_stats(&mid);
-    assert_int_equal(mid.queued_merges, before.queued_merges + HANDED);
-    assert_true(failures > 0);    /* the queue tried to grow, and failed */
-    atomic_store(&phase, 2);
-    while (atomic_load(&phase) != 3)
-        ouro_safepoint();
-    ouro_stats after;
-    ouro_get_stats(&after);
-    assert_int_equal(after.freed, before.freed + HANDED);
-    atomic_store(&phase, 4);
-    pthread_join(th, NULL);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,8 +197,6 @@ int main(void)
             collection_out_of_memory_keeps_the_cycle, setup, teardown),
         cmocka_unit_test_setup_teardown(
             failed_take_keeps_the_candidates_counted, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            merge_requests_survive_failing_allocations, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
