@@ -221,15 +221,22 @@ static void *blocked_owner(void *arg)
     return NULL;
 }
 
-static void a_grown_queue_keeps_its_capacity(void **state)
+/* The blocked owner, started, with its burst of objects made. */
+static pthread_t start_blocked_owner(void)
 {
-    (void)state;
     atomic_store(&phase, 0);
     pthread_t th;
     pthread_create(&th, NULL, blocked_owner, NULL);
     WAIT_FOR(atomic_load(&phase) == BURST_STARTED);
     for (int i = 0; i < FIRST_BURST + SECOND_BURST; i++)
         assert_non_null(burst[i]);
+    return th;
+}
+
+static void a_grown_queue_keeps_its_capacity(void **state)
+{
+    (void)state;
+    pthread_t th = start_blocked_owner();
     uint64_t freed0 = freed_now();
     for (int i = 0; i < FIRST_BURST; i++)
         ouro_decref(burst[i]);
@@ -255,12 +262,7 @@ static void a_grown_queue_keeps_its_capacity(void **state)
 static void growth_failures_leave_room(void **state)
 {
     (void)state;
-    atomic_store(&phase, 0);
-    pthread_t th;
-    pthread_create(&th, NULL, blocked_owner, NULL);
-    WAIT_FOR(atomic_load(&phase) == BURST_STARTED);
-    for (int i = 0; i < FIRST_BURST + SECOND_BURST; i++)
-        assert_non_null(burst[i]);
+    pthread_t th = start_blocked_owner();
     ouro_stats before;
     ouro_get_stats(&before);
     for (int i = 0; i < HANDED; i++)
