@@ -7,6 +7,9 @@
  *   --threads T                      churn threads / server mutators (default 1)
  *   --objects N                      churn: objects per thread; cycles: K
  *   --cycle N                        cycles: cycle length (default 2)
+ *   --collections C                  cycles: build and collect C times in
+ *                                    one process (default 1); the first
+ *                                    is reported apart from the rest
  *   --live L                         server: live heap objects (default 1000000)
  *   --seconds S                      server: run length (default 5)
  *   --max-requests R                 server: per mutator (default 4000000)
@@ -21,6 +24,7 @@ typedef struct peer_options {
     int threads;
     long objects;
     long cycle;
+    int collections;
     long live;
     double seconds;
     long max_requests;

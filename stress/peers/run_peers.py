@@ -168,14 +168,16 @@ def churn(args, rep):
 # ---- workload 3
 
 def cycles(args, rep):
-    rep.say(f"## Workload 3: cyclic garbage ({args.cycles:,} objects, one "
-            f"collection; median of {args.rounds} rounds)")
+    rep.say(f"## Workload 3: cyclic garbage ({args.cycles:,} objects; "
+            f"{args.collections} collections per process, the first "
+            f"reported apart; median of {args.rounds} processes)")
     rep.say()
     lengths = (2, 10, 1000)
     runs = {}
     for _ in range(args.rounds):
         for n in lengths:
-            common = ["--objects", str(args.cycles), "--cycle", str(n)]
+            common = ["--objects", str(args.cycles), "--cycle", str(n),
+                      "--collections", str(args.collections)]
             for name, cmd in (
                 ("ouro", [f"{args.bindir}/ouro_peer", "--workload", "cycles"]),
                 ("cpython", [sys.executable, f"{HERE}/cpython_peer.py", "cycles"]),
@@ -185,20 +187,29 @@ def cycles(args, rep):
     med = {}
     for key, rs in runs.items():
         rs.sort(key=lambda r: r["ns_per_object"])
-        med[key] = rs[len(rs) // 2]
+        med[key] = dict(rs[len(rs) // 2])
+        firsts = sorted(r["first_ns_per_object"] for r in rs)
+        med[key]["first_ns_per_object"] = firsts[len(firsts) // 2]
     table = []
     for n in lengths:
         ref = med[("ouro", n)]["ns_per_object"]
+        ref1 = med[("ouro", n)]["first_ns_per_object"]
         for name in ("ouro", "cpython", "boehm"):
             r = med[(name, n)]
             table.append([n, name, f"{r['collect_ms']:.1f}",
                           f"{r['ns_per_object']:.1f}",
                           f"{ratio(r['ns_per_object'], ref):.2f}x",
+                          f"{r['first_ns_per_object']:.1f}",
+                          f"{ratio(r['first_ns_per_object'], ref1):.2f}x",
                           f"{r['freed']:,.0f}",
                           "yes" if all(x["verified"] for x in runs[(name, n)])
                           else "NO"])
     rep.table(["cycle length", "system", "collect ms", "ns per freed object",
-               "vs ouro", "freed", "verified"], table)
+               "vs ouro", "first collection: ns per object", "vs ouro",
+               "freed", "verified"], table)
+    rep.say("The first collection of a process also pays for memory touched "
+            "for the first time (ouro: its side table's fresh pages); the "
+            "others are the steady state of a long-running program.")
     rep.say("ouro's collector CPU per object (ns): " + ", ".join(
         f"length {n}: {med[('ouro', n)]['collector_cpu_ns_per_object']:.0f}"
         for n in lengths))
@@ -353,8 +364,12 @@ def targets(rep, count, cyc, srv):
     for n in (2, 10, 1000):
         if ("ouro", n) in cyc and ("cpython", n) in cyc:
             x = cyc[("cpython", n)]["ns_per_object"] / cyc[("ouro", n)]["ns_per_object"]
-            row(f"cycles of {n}: ouro throughput / CPython's", f"{x:.2f}x",
-                ">= 1.5x", x >= 1.5)
+            row(f"cycles of {n}: ouro throughput / CPython's (steady)",
+                f"{x:.2f}x", ">= 1.5x", x >= 1.5)
+            x = (cyc[("cpython", n)]["first_ns_per_object"] /
+                 cyc[("ouro", n)]["first_ns_per_object"])
+            row(f"cycles of {n}: the same, first collection of a process",
+                f"{x:.2f}x", ">= 1.5x", x >= 1.5)
     x = count[("ouro", 1)]["ns_per_pair"] / count[("plain", 1)]["ns_per_pair"]
     row("owner counting / plain counter (1 thread)", f"{x:.2f}x", "<= 2.5x",
         x <= 2.5)
@@ -388,6 +403,7 @@ def main():
     args.pairs = 2_000_000 if q else 10_000_000
     args.count_rounds = 3 if q else 5
     args.rounds = 1 if q else 3
+    args.collections = 2 if q else 4
     args.churn_objects = 1_000_000 if q else 4_000_000
     args.cycles = args.cycles or (200_000 if q else 1_000_000)
     args.seconds = args.seconds or (1.5 if q else 5.0)

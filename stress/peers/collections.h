@@ -1,0 +1,36 @@
+/*
+ * collections.h - workload 3 repeated in one process (--collections C):
+ * which of the C timed collections to report.
+ *
+ * The first collection of a process is reported apart ("first"): it also
+ * pays for memory the system touches for the first time (a side table's
+ * fresh pages, a heap's first growth).  The figure for the rest ("steady")
+ * is their median, the collection a long-running program sees.  Every
+ * system goes through the same protocol.
+ */
+#ifndef PEERS_COLLECTIONS_H
+#define PEERS_COLLECTIONS_H
+
+#include <stdint.h>
+
+/* The index of the median of ns[1..n-1] (the lower middle one for an even
+ * count), or 0 when there is only the first. */
+static inline int steady_collection(const uint64_t *ns, int n)
+{
+    if (n < 2)
+        return 0;
+    int best = 1;
+    for (int i = 1; i < n; i++) {
+        int below = 0, equal_before = 0;
+        for (int j = 1; j < n; j++) {
+            below += ns[j] < ns[i];
+            equal_before += ns[j] == ns[i] && j < i;
+        }
+        /* rank of i among the n - 1 later ones, ties broken by index */
+        if (below + equal_before == (n - 2) / 2)
+            best = i;
+    }
+    return best;
+}
+
+#endif /* PEERS_COLLECTIONS_H */
