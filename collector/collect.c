@@ -171,6 +171,17 @@ static bool hold_candidate(gc_ctx *c, ouro_object *o)
     return true;
 }
 
+/* A held, taken candidate that this collection does not examine after
+ * all: its candidacy starts over in the set (BUFFERED cleared, then
+ * buffered again if it can be), and our hold goes. */
+static void rebuffer_and_release(gc_ctx *c, ouro_object *o)
+{
+    atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
+                              memory_order_relaxed);
+    ouro__maybe_buffer(o);
+    ouro__release_hold(c->self, o);
+}
+
 /* Mark `o`, just held as node j.  A taken candidate (still BUFFERED: only
  * the collector ends the candidacy of a taken one that is alive) loses
  * BUFFERED in the same CAS that sets IN_GC, whoever reaches it first, the
@@ -531,6 +542,7 @@ static size_t validate(gc_ctx *c, bool again)
         }
         node->in_edges = 0;
         node->outside = false;
+        node->left = false;   /* settle's mark, from the round before */
     }
     if (!before)
         return 0;
@@ -619,7 +631,10 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
                                               memory_order_relaxed);
     if (OURO_UNLIKELY(hook != NULL))
         hook();
+    c->finalizers = c->outsiders = 0;
     ouro__settle_lock();
+    /* What stays white here is the garbage unless black spreads below: its
+     * totals are kept as we go, and recounted in that (rare) case. */
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         gc_node *node = &t->nodes[i];
@@ -641,12 +656,18 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             node->weak_side = true;
             weak_sides++;
         }
+        node->was_white |= first;
+        n++;
+        c->finalizers += node->finalizer;
+        c->outsiders += node->outside;
     }
     /* Rare: black spreads and takes some back; or a push found no memory
      * (the stack may be empty then), and nothing is proven. */
-    if (c->sp || c->oom) {
+    bool recount = c->sp || c->oom;
+    if (recount) {
         if (c->sp)
             blacken_recorded(c);
+        n = c->finalizers = c->outsiders = 0;
         for (size_t i = 0; i < t->n; i++) {
             quiesce_every(c, i);
             gc_node *node = &t->nodes[i];
@@ -655,26 +676,28 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             if (node->left && node->color != GC_WHITE) {
                 ouro__settle_return_locked(t->objs[i]);
                 node->left = false;
+                /* Only the first settle sets was_white: it was clear. */
+                node->was_white &= !first;
                 weak_sides -= node->weak_side;
                 node->weak_side = false;
             }
+            if (node->color == GC_WHITE) {
+                n++;
+                c->finalizers += node->finalizer;
+                c->outsiders += node->outside;
+            }
         }
     }
-    c->finalizers = c->outsiders = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    /* The garbage is final: the weak references to and from it are
+     * cleared.  A node's `left` stays set until the next validation clears
+     * it. */
+    for (size_t i = 0; weak_sides && i < t->n; i++) {
         quiesce_every(c, i);
         gc_node *node = &t->nodes[i];
-        if (node->color != GC_WHITE)
-            continue;
-        n++;
-        node->was_white |= first;
-        c->finalizers += node->finalizer;
-        c->outsiders += node->outside;
-        if (weak_sides && node->weak_side) {
+        if (node->color == GC_WHITE && node->weak_side) {
             ouro__settle_weak_locked(t->objs[i], is_white, c, &due);
             node->weak_side = false;
         }
-        node->left = false;
     }
     ouro__settle_unlock();
     ouro__weak_run_callbacks(&due);
@@ -950,23 +973,17 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             untake(&c, w, k);
             if (ouro__cand_defer(o)) {
                 run->deferred++;
+                ouro__release_hold(c.self, o);
             } else {   /* no memory: back in the young set, if it can */
-                atomic_fetch_and_explicit(&o->ob_gc,
-                                          ~(uint32_t)OURO__GC_BUFFERED,
-                                          memory_order_relaxed);
-                ouro__maybe_buffer(o);
+                rebuffer_and_release(&c, o);
             }
-            ouro__release_hold(c.self, o);
             continue;
         }
         int64_t j = gc_table_add(&c.tab, o);
         if (j < 0) {
             /* No room to examine it: back in the set for the next time. */
             untake(&c, w, k);
-            atomic_fetch_and_explicit(&o->ob_gc, ~(uint32_t)OURO__GC_BUFFERED,
-                                      memory_order_relaxed);
-            ouro__maybe_buffer(o);
-            ouro__release_hold(c.self, o);
+            rebuffer_and_release(&c, o);
             continue;
         }
         mark_held(&c, o, j, true);

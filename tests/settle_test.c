@@ -115,6 +115,14 @@ static void weak_get_before_settle_keeps_the_cycle(void **state)
     pthread_t th = start_reader(let_the_reader_in);
     /* Found garbage by the handshakes, dereferenced before the settle. */
     assert_int_equal(ouro_gc_collect(), 0);
+    /* b, linked again, is not a candidate again: its count has not moved
+     * (the reader holds a alone until it is told the collection is over),
+     * and it was not garbage after the first validation, so nothing asks
+     * for it to be buffered (it would be, were it still marked as
+     * settled garbage).  The cycle keeps b alive, so its header is ours to
+     * read. */
+    assert_false(atomic_load_explicit(&b->ob_gc, memory_order_relaxed) &
+                 OURO__GC_BUFFERED);
     finish_reader(th);
     /* Both kept, so both still in the registry: the member that left it
      * before black spread from the touched one was linked again. */
