@@ -16,8 +16,6 @@
 #include "collections.h"
 #include "memory.h"
 
-#define MAX_COLLECTIONS 100   /* options.c's bound */
-
 static __attribute__((noinline)) void build_cycles(long ncycles, long len)
 {
     for (long c = 0; c < ncycles; c++) {
@@ -46,7 +44,8 @@ typedef struct one_collection {
     int ok;
 } one_collection;
 
-static one_collection build_and_collect(long ncycles, long len)
+/* One collection (collections.h): its record in *rec. */
+static uint64_t build_and_collect(void *rec, long ncycles, long len, int *ok)
 {
     one_collection r = {0};
     long k = ncycles * len;
@@ -64,25 +63,21 @@ static one_collection build_and_collect(long ncycles, long len)
     r.freed = ((double)r.used_built - (double)r.used_after) /
               (double)boehm_node_bytes();
     r.ok = r.freed >= 0.9 * (double)k;
-    return r;
+    *(one_collection *)rec = r;
+    *ok &= r.ok;
+    return r.collect_ns;
 }
 
 int boehm_cycles(const peer_options *o)
 {
-    long ncycles = o->objects / o->cycle, k = ncycles * o->cycle;
-    int n = o->collections > MAX_COLLECTIONS ? MAX_COLLECTIONS
-                                             : o->collections;
+    long k = o->objects / o->cycle * o->cycle;
     GC_gcollect();   /* start from a collected heap */
     size_t used0 = boehm_used_bytes();
-    one_collection runs[MAX_COLLECTIONS];
-    uint64_t ns[MAX_COLLECTIONS];
-    int ok = 1;
-    for (int i = 0; i < n; i++) {
-        runs[i] = build_and_collect(ncycles, o->cycle);
-        ns[i] = runs[i].collect_ns;
-        ok &= runs[i].ok;
-    }
-    const one_collection *s = &runs[steady_collection(ns, n)];
+    uint64_t ns[PEER_MAX_COLLECTIONS];
+    int n, ok;
+    one_collection runs[PEER_MAX_COLLECTIONS];
+    const one_collection *s = &runs[run_collections(
+        o, runs, sizeof runs[0], build_and_collect, ns, &n, &ok)];
     printf("{\"workload\": \"cycles\", \"system\": \"boehm\", \"cycle\": %ld, "
            "\"objects\": %ld, \"collections\": %d, \"freed\": %.0f, "
            "\"collect_ms\": %.3f, \"ns_per_object\": %.2f, "

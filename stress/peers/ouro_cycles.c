@@ -18,8 +18,6 @@
 #include "memory.h"
 #include "ouro_peer.h"
 
-#define MAX_COLLECTIONS 100   /* options.c's bound */
-
 typedef struct one_collection {
     uint64_t build_ns, collect_ns, cpu_ns;
     int64_t found;
@@ -28,7 +26,8 @@ typedef struct one_collection {
     int ok;
 } one_collection;
 
-static one_collection build_and_collect(long ncycles, long len)
+/* One collection (collections.h): its record in *rec. */
+static uint64_t build_and_collect(void *rec, long ncycles, long len, int *ok)
 {
     one_collection r = {0};
     long k = ncycles * len;
@@ -59,7 +58,9 @@ static one_collection build_and_collect(long ncycles, long len)
     r.cpu_ns = after.last_collection_cpu_ns;
     for (int p = 0; p < OURO_GC_PHASES; p++)
         r.phase_ns[p] = after.last_phase_ns[p];
-    return r;
+    *(one_collection *)rec = r;
+    *ok &= r.ok;
+    return r.collect_ns;
 }
 
 int ouro_cycles(const peer_options *o)
@@ -68,18 +69,12 @@ int ouro_cycles(const peer_options *o)
     if (ouro_init(&cfg) != OURO_OK || ouro_thread_attach() != OURO_OK)
         return 1;
     peer_nodes_init();
-    long ncycles = o->objects / o->cycle, k = ncycles * o->cycle;
-    int n = o->collections > MAX_COLLECTIONS ? MAX_COLLECTIONS
-                                             : o->collections;
-    one_collection runs[MAX_COLLECTIONS];
-    uint64_t ns[MAX_COLLECTIONS];
-    int ok = 1;
-    for (int i = 0; i < n; i++) {
-        runs[i] = build_and_collect(ncycles, o->cycle);
-        ns[i] = runs[i].collect_ns;
-        ok &= runs[i].ok;
-    }
-    const one_collection *s = &runs[steady_collection(ns, n)];
+    long k = o->objects / o->cycle * o->cycle;
+    uint64_t ns[PEER_MAX_COLLECTIONS];
+    int n, ok;
+    one_collection runs[PEER_MAX_COLLECTIONS];
+    const one_collection *s = &runs[run_collections(
+        o, runs, sizeof runs[0], build_and_collect, ns, &n, &ok)];
     printf("{\"workload\": \"cycles\", \"system\": \"ouro\", \"cycle\": %ld, "
            "\"objects\": %ld, \"collections\": %d, \"found\": %lld, "
            "\"freed\": %llu, \"collect_ms\": %.3f, \"ns_per_object\": %.2f, "
