@@ -663,8 +663,7 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
     }
     /* Rare: black spreads and takes some back; or a push found no memory
      * (the stack may be empty then), and nothing is proven. */
-    bool recount = c->sp || c->oom;
-    if (recount) {
+    if (c->sp || c->oom) {
         if (c->sp)
             blacken_recorded(c);
         n = c->finalizers = c->outsiders = 0;
