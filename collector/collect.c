@@ -19,9 +19,11 @@
  *   validate  members whose count != references from members, or that
  *             are QUEUED in a merge queue (one snapshot with the count),
  *             are black with all they reach (recorded edges): S'.
- *   W2, settle  after the handshake W2, under every side lock, TOUCHED,
- *             DIRTY or QUEUED members are black likewise (the refine):
- *             S'' is unreachable; it leaves the registry and weak table.
+ *   W2, settle  after the handshake W2, with walks shut out and each
+ *             member's side lock held in turn, TOUCHED, DIRTY or QUEUED
+ *             members are black likewise (the refine); members with a
+ *             weak side are read again under every side lock: S'' is
+ *             unreachable; it leaves the registry and weak table.
  *   finalize  finalizers run on this thread; if any ran, validate again, so
  *             that what they resurrected survives.
  *   free      references from the garbage to the rest are released at once
@@ -542,7 +544,8 @@ static size_t validate(gc_ctx *c, bool again)
         }
         node->in_edges = 0;
         node->outside = false;
-        node->left = false;   /* settle's mark, from the round before */
+        node->left = false;   /* settle's marks, from the round before */
+        node->weak_side = false;
     }
     if (!before)
         return 0;
@@ -611,61 +614,139 @@ static bool is_white(ouro_object *o, void *arg)
     return j >= 0 && c->tab.nodes[j].color == GC_WHITE;
 }
 
-/* After W2, under every registry and weak-table lock: the refine (step
- * 8: TOUCHED, DIRTY or QUEUED members are black, with what they reach)
- * and the garbage's exit from the registry in one pass over the members,
- * since each pass over a large garbage set costs a cache miss per member.
- * A member not flagged leaves the registry at once; if black reaches it
- * later (a flagged member after it, along the recorded edges), it is
- * linked again before the locks are released, so no walk of the registry
- * sees the difference.  Then the weak references of the final garbage are
- * cleared (docs/weakrefs.md, W4) and their callbacks run.  `before` is
+/* The most members pass 1 settles under one hold of a side lock: a
+ * mutator that needs that lock (to link a new object, or unlink a dying
+ * one) waits for one batch, never for the pass. */
+#define SETTLE_BATCH 256
+
+/* A member flagged since validation read it: TOUCHED or DIRTY (reached
+ * without a counted reference, or changed), or QUEUED. */
+static bool flagged(ouro_object *o, uint32_t gc)
+{
+    return (gc & (OURO__GC_TOUCHED | OURO__GC_DIRTY)) || queued(o);
+}
+
+/* Pass 1 of the settle step, under the side lock of each member's stripe
+ * in turn (batches of members in table order that share a stripe):
+ * flagged members are black roots, the others leave the registry.  Their
+ * totals are kept as we go (recounted if black spreads).  Returns how many
+ * have a weak side; `*n` is the number left white. */
+static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
+{
+    gc_table *t = &c->tab;
+    size_t weak_sides = 0;
+    for (size_t i = 0; i < t->n;) {
+        if (t->nodes[i].color != GC_WHITE) {
+            i++;
+            continue;
+        }
+        pthread_mutex_t *m = ouro__side_mutex(t->objs[i]);
+        pthread_mutex_lock(m);
+        for (size_t k = 0; i < t->n && k < SETTLE_BATCH; i++) {
+            quiesce_every(c, i);
+            gc_node *node = &t->nodes[i];
+            if (i + PREFETCH_AHEAD < t->n)
+                __builtin_prefetch((const ouro__heap_link *)
+                                       t->objs[i + PREFETCH_AHEAD] - 1, 1);
+            if (node->color != GC_WHITE)
+                continue;
+            ouro_object *o = t->objs[i];
+            if (ouro__side_mutex(o) != m)
+                break;   /* another stripe: the next batch */
+            k++;
+            /* Under o's lock: ordered with every weak reference made to o
+             * (W3) and every dereference of one (W4). */
+            uint32_t gc = atomic_load_explicit(&o->ob_gc,
+                                               memory_order_relaxed);
+            if (flagged(o, gc)) {
+                node->color = GC_BLACK;
+                push(c, (uint32_t)i);
+                continue;
+            }
+            ouro__settle_leave_locked(o);
+            node->left = true;
+            if (ouro__settle_has_weak_side(o, gc)) {
+                node->weak_side = true;
+                weak_sides++;
+            }
+            node->was_white |= first;
+            (*n)++;
+            c->finalizers += node->finalizer;
+            c->outsiders += node->outside;
+        }
+        pthread_mutex_unlock(m);
+        void (*hook)(void) = atomic_load_explicit(&ouro__settle_batch_test_hook,
+                                                  memory_order_relaxed);
+        if (OURO_UNLIKELY(hook != NULL))
+            hook();
+    }
+    return weak_sides;
+}
+
+/* The last step of the settle, under every side lock: the members with a
+ * weak side are read again (a weak dereference since pass 1 left TOUCHED),
+ * black spreads from any flagged, and the weak references of those that
+ * stay white are cleared.  Whether black spread. */
+static bool settle_weak(gc_ctx *c, ouro__weak_pending *due)
+{
+    gc_table *t = &c->tab;
+    bool spread = false;
+    ouro__settle_lock();
+    for (size_t i = 0; i < t->n; i++) {
+        quiesce_every(c, i);
+        gc_node *node = &t->nodes[i];
+        if (node->color != GC_WHITE || !node->weak_side)
+            continue;
+        ouro_object *o = t->objs[i];
+        if (flagged(o, atomic_load_explicit(&o->ob_gc, memory_order_relaxed))) {
+            node->color = GC_BLACK;
+            push(c, (uint32_t)i);
+        }
+    }
+    if (c->sp) {
+        blacken_recorded(c);
+        spread = true;
+    }
+    for (size_t i = 0; !c->oom && i < t->n; i++) {
+        quiesce_every(c, i);
+        gc_node *node = &t->nodes[i];
+        if (node->color == GC_WHITE && node->weak_side)
+            ouro__settle_weak_locked(t->objs[i], is_white, c, due);
+    }
+    ouro__settle_unlock();
+    return spread;
+}
+
+/* After W2: close the garbage against weak dereferences and registry walks
+ * (docs/weakrefs.md, W4), and take it out of the registry and the weak
+ * table.  Walks wait at the gate meanwhile.  Pass 1 (settle_registry)
+ * holds one side lock at a time; only the members with a weak side are
+ * decided under every lock (settle_weak), so a garbage set without weak
+ * references stops no mutator.  A member that black reaches after it left
+ * the registry is linked again before the gate opens, so no walk sees the
+ * difference.  The weak references' callbacks run after that.  `before` is
  * the size of S'; `first`, the settle after the first validation (its
  * garbage is was_white).  Returns the size of the garbage set, S''. */
 static size_t settle(gc_ctx *c, size_t before, bool first)
 {
     gc_table *t = &c->tab;
     ouro__weak_pending due = {NULL, NULL};
-    size_t n = 0, weak_sides = 0;
+    size_t n = 0;
     void (*hook)(void) = atomic_load_explicit(&ouro__settle_test_hook,
                                               memory_order_relaxed);
     if (OURO_UNLIKELY(hook != NULL))
         hook();
     c->finalizers = c->outsiders = 0;
-    ouro__settle_lock();
-    /* What stays white here is the garbage unless black spreads below: its
-     * totals are kept as we go, and recounted in that (rare) case. */
-    for (size_t i = 0; i < t->n; i++) {
-        quiesce_every(c, i);
-        gc_node *node = &t->nodes[i];
-        if (i + PREFETCH_AHEAD < t->n)
-            __builtin_prefetch((const ouro__heap_link *)
-                                   t->objs[i + PREFETCH_AHEAD] - 1, 1);
-        if (node->color != GC_WHITE)
-            continue;
-        ouro_object *o = t->objs[i];
-        uint32_t gc = atomic_load_explicit(&o->ob_gc, memory_order_relaxed);
-        if ((gc & (OURO__GC_TOUCHED | OURO__GC_DIRTY)) || queued(o)) {
-            node->color = GC_BLACK;
-            push(c, (uint32_t)i);
-            continue;
-        }
-        ouro__settle_leave_locked(o);
-        node->left = true;
-        if (ouro__settle_has_weak_side(o, gc)) {
-            node->weak_side = true;
-            weak_sides++;
-        }
-        node->was_white |= first;
-        n++;
-        c->finalizers += node->finalizer;
-        c->outsiders += node->outside;
-    }
-    /* Rare: black spreads and takes some back; or a push found no memory
+    ouro__settle_begin();
+    size_t weak_sides = settle_registry(c, first, &n);
+    bool spread = c->sp != 0;
+    if (c->sp)
+        blacken_recorded(c);
+    if (weak_sides && !c->oom)
+        spread |= settle_weak(c, &due);
+    /* Rare: black spread and took some back, or a push found no memory
      * (the stack may be empty then), and nothing is proven. */
-    if (c->sp || c->oom) {
-        if (c->sp)
-            blacken_recorded(c);
+    if (spread || c->oom) {
         n = c->finalizers = c->outsiders = 0;
         for (size_t i = 0; i < t->n; i++) {
             quiesce_every(c, i);
@@ -673,12 +754,10 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             if (c->oom && node->color == GC_WHITE)
                 node->color = GC_BLACK;   /* could not spread: no proof */
             if (node->left && node->color != GC_WHITE) {
-                ouro__settle_return_locked(t->objs[i]);
+                ouro__settle_keep(t->objs[i]);   /* linked again */
                 node->left = false;
                 /* Only the first settle sets was_white: it was clear. */
                 node->was_white &= !first;
-                weak_sides -= node->weak_side;
-                node->weak_side = false;
             }
             if (node->color == GC_WHITE) {
                 n++;
@@ -687,18 +766,9 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             }
         }
     }
-    /* The garbage is final: the weak references to and from it are
-     * cleared.  A node's `left` stays set until the next validation clears
-     * it. */
-    for (size_t i = 0; weak_sides && i < t->n; i++) {
-        quiesce_every(c, i);
-        gc_node *node = &t->nodes[i];
-        if (node->color == GC_WHITE && node->weak_side) {
-            ouro__settle_weak_locked(t->objs[i], is_white, c, &due);
-            node->weak_side = false;
-        }
-    }
-    ouro__settle_unlock();
+    /* A node's `left` and `weak_side` stay set until the next validation
+     * clears them. */
+    ouro__settle_end();
     ouro__weak_run_callbacks(&due);
     c->run->aborted += before - n;
     return n;

@@ -3,17 +3,15 @@
  *
  * Weak dereferences and registry walks reach objects without a counted
  * reference, so the handshakes alone do not close the garbage set against
- * them.  After each validation that found garbage, the collector takes
- * every side lock (heap.h: they guard the registry and the weak table),
- * refines the garbage set (TOUCHED, DIRTY or QUEUED members are black,
- * with all they reach: step 8, which runs only here), and, still under
- * the locks, takes the remaining members out of
- * the registry and clears their weak references.  The refine and the
- * registry go in one pass over the members: one that is not flagged
- * leaves the registry at once, and one that black reaches later in the
- * pass is linked again before the locks are released, so nobody sees the
- * difference.  The callbacks due run
- * after the locks are released, before any finalizer.
+ * them.  After each validation that found garbage, the collector closes
+ * the walk gate (heap.h: walks wait), then goes through the members one
+ * side lock at a time: flagged members (TOUCHED, DIRTY or QUEUED: step 8
+ * of docs/collector.md, which runs only here) are black with all they
+ * reach, the others leave the registry.  Only the members with a weak side
+ * are decided under every side lock: read again, then their weak
+ * references cleared.  A member that black reaches after it left the
+ * registry is linked again before the gate opens, so no walk sees the
+ * difference.  The callbacks due run after that, before any finalizer.
  */
 #ifndef OURO_GC_SETTLE_H
 #define OURO_GC_SETTLE_H
@@ -21,18 +19,23 @@
 #include "weakref.h"
 
 /* White-box tests only: called on the collector thread right before the
- * settle step takes its locks, to schedule a weak dereference there. */
+ * settle step starts, to schedule a weak dereference there; and after each
+ * batch of its first pass, with no lock held (the gate closed). */
 extern void (*_Atomic ouro__settle_test_hook)(void);
+extern void (*_Atomic ouro__settle_batch_test_hook)(void);
 
+/* The settle step's span: the walk gate closed, then open. */
+void ouro__settle_begin(void);
+void ouro__settle_end(void);
+/* Every side lock: the last step, for the members with a weak side. */
 void ouro__settle_lock(void);
 void ouro__settle_unlock(void);
-/* Under the settle locks, `o` is garbage: it leaves the registry (_leave;
- * _return links it again, if black spreads to it after all), and, once
- * the garbage set is final, its weak references are cleared (_weak, which
- * only members that _has_weak_side names need).  is_garbage tells which
- * weak references are garbage too (their callbacks are not called). */
+/* Under o's side lock, `o` is garbage so far: it leaves the registry.
+ * Once the garbage set is final, its weak references are cleared (_weak,
+ * under every side lock, which only members that _has_weak_side names
+ * need).  is_garbage tells which weak references are garbage too (their
+ * callbacks are not called). */
 void ouro__settle_leave_locked(ouro_object *o);
-void ouro__settle_return_locked(ouro_object *o);
 static inline bool ouro__settle_has_weak_side(const ouro_object *o,
                                               uint32_t gc)
 {
@@ -41,8 +44,9 @@ static inline bool ouro__settle_has_weak_side(const ouro_object *o,
 void ouro__settle_weak_locked(ouro_object *o,
                               bool (*is_garbage)(ouro_object *w, void *arg),
                               void *arg, ouro__weak_pending *due);
-/* A member kept after all (resurrected by a finalizer, saved by SAVEALL,
- * or out of memory): back in the registry. */
+/* A member kept after all (black spread to it after it left, resurrected
+ * by a finalizer, saved by SAVEALL, or out of memory): back in the
+ * registry, under its side lock (taken here). */
 void ouro__settle_keep(ouro_object *o);
 
 #endif /* OURO_GC_SETTLE_H */

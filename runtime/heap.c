@@ -23,6 +23,19 @@ typedef struct shard {
 
 static shard shards[SHARDS];
 
+/* Held by every walk and by the settle step (heap.h). */
+static pthread_mutex_t walk_gate = PTHREAD_MUTEX_INITIALIZER;
+
+void ouro__walk_gate_close(void)
+{
+    pthread_mutex_lock(&walk_gate);
+}
+
+void ouro__walk_gate_open(void)
+{
+    pthread_mutex_unlock(&walk_gate);
+}
+
 static shard *shard_of(const ouro_object *o)
 {
     return &shards[ouro__side_stripe(o)];
@@ -145,6 +158,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
 {
     ouro_object **all = NULL;
     size_t k = 0, cap = 0;
+    ouro__walk_gate_close();
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_lock(lock_of(s));
@@ -159,6 +173,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
                 ouro_object **bigger = ouro__mem_alloc(c * sizeof *bigger);
                 if (!bigger) {
                     pthread_mutex_unlock(lock_of(s));
+                    ouro__walk_gate_open();
                     ouro__heap_release(all, k);
                     *out = NULL;
                     *n = 0;
@@ -181,6 +196,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
         }
         pthread_mutex_unlock(lock_of(s));
     }
+    ouro__walk_gate_open();
     *out = all;
     *n = k;
     return OURO_OK;
@@ -188,6 +204,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
 
 void ouro__heap_each_locked(void (*fn)(ouro_object *o, void *arg), void *arg)
 {
+    ouro__walk_gate_close();
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_lock(lock_of(s));
@@ -195,4 +212,5 @@ void ouro__heap_each_locked(void (*fn)(ouro_object *o, void *arg), void *arg)
             fn(object_of(l), arg);
         pthread_mutex_unlock(lock_of(s));
     }
+    ouro__walk_gate_open();
 }

@@ -83,7 +83,7 @@ void ouro__heap_untrack(ouro_object *o);
  * the weak table before its count fields are reused. */
 void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 
-/* The collector's settle step: every side lock held; unlink `o`, or link
+/* The collector's settle step: o's side lock held; unlink `o`, or link
  * it again (a no-op if it is linked).  `o` must be of a tracked type (it
  * has the pre-header): the collector examines no other. */
 void ouro__heap_untrack_locked(ouro_object *o);
@@ -92,6 +92,13 @@ void ouro__heap_track_locked(ouro_object *o);
 /* About how many objects are linked now (a relaxed sum over the shards,
  * without their locks: a hint, e.g. for sizing the collector's table). */
 size_t ouro__heap_count(void);
+
+/* The walk gate: every registry walk below holds it from start to end,
+ * and so does the collector's settle step (docs/weakrefs.md, W4), so that
+ * no walk overlaps a settle.  A walk waits at most one settle; a settle,
+ * at most one walk.  Neither waits for a grace period while holding it. */
+void ouro__walk_gate_close(void);
+void ouro__walk_gate_open(void);
 
 /* Every linked object for which filter (called under its shard lock; may
  * be NULL) returns true and whose death has not been decided, each with a

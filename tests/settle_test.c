@@ -9,6 +9,12 @@
  *     freed memory.  The other member leaves the registry before black
  *     spreads to it, and must be linked again.  Garbage that refers to
  *     the kept cycle must release its reference when it is freed;
+ *   - the same dereference made during the settle step, after its first
+ *     pass let the member go: the last step, under every side lock, must
+ *     see it; a registry walk started then waits for the settle step and
+ *     lists the kept cycle whole;
+ *   - a mutator that links, unlinks and dereferences during the settle
+ *     step of a large garbage set is not stopped by it;
  *   - an owner offline through both handshakes, with a member in its merge
  *     queue, that comes back and merges right before the settle step: its
  *     merge still writes to the member after the CAS that ends QUEUED, so
@@ -21,6 +27,7 @@
 #include "fixture.h"
 
 #include "gc.h"
+#include "heap.h"
 #include "refcount.h"
 #include "settle.h"
 
@@ -157,6 +164,168 @@ static void garbage_releases_what_the_settle_kept(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
     assert_null(ouro_weakref_get(weak));
     ouro_decref(weak);
+}
+
+/* ---- during the settle step ---------------------------------------------
+ *
+ * The settle step holds one side lock at a time, between batches none
+ * (its batch hook runs there), and every side lock only for the members
+ * with a weak side.  A dereference of a member's weak reference after the
+ * first pass decided that member must still keep the cycle: the last step
+ * reads the members with a weak side again.  A registry walk started then
+ * waits for the settle step, so it sees the kept cycle whole. */
+
+static ouro_object *member_a;
+static _Atomic int walk_go, walk_listed;
+
+/* On the collector thread, in a batch hook: until *flag is set, 10 s at
+ * most, quiescent (so that other threads' flushes complete).  A side
+ * lock held here would stop the other thread: the wait would time out. */
+static void wait_quiescent(_Atomic int *flag)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        ouro__quiescent(ouro__self);
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (!atomic_load_explicit(flag, memory_order_acquire) &&
+             now.tv_sec - start.tv_sec < 10);
+}
+
+/* Has `o` left the registry?  Read on the collector thread, which alone
+ * writes o's links while o is a member. */
+static bool left_registry(ouro_object *o)
+{
+    return ((ouro__heap_link *)o - 1)->next == NULL;
+}
+
+/* The batch hook: once a has left the registry, the reader dereferences
+ * the weak reference to it, and a walker starts a walk. */
+static void let_the_reader_in_mid_settle(void)
+{
+    if (!left_registry(member_a))
+        return;
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    atomic_store_explicit(&go, 1, memory_order_release);
+    wait_quiescent(&got);
+    atomic_store(&walk_go, 1);
+    /* Long enough for the walk to reach the gate; without the gate it
+     * would be over, having missed a and b. */
+    for (int i = 0; i < 20; i++) {
+        ouro__quiescent(ouro__self);
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *walker(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    while (!atomic_load(&walk_go))
+        ouro_safepoint();
+    ouro_object *listed = ouro_gc_get_objects(&node_type);
+    atomic_store(&walk_listed, listed ? (int)ouro_list_len(listed) : -1);
+    ouro_xdecref(listed);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void weak_get_mid_settle_keeps_the_cycle(void **state)
+{
+    (void)state;
+    ouro_object *b;
+    member_a = weak_cycle(1, &b);
+    ouro_decref(member_a);
+    ouro_decref(b);
+    ouro_flush();
+    atomic_store(&walk_go, 0);
+    atomic_store(&walk_listed, -2);
+    pthread_t w;
+    pthread_create(&w, NULL, walker, NULL);
+    pthread_t th = start_reader(NULL);
+    atomic_store(&ouro__settle_batch_test_hook, let_the_reader_in_mid_settle);
+    /* The first pass let a go; the last step saw it touched. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    assert_true(atomic_load(&got));
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    ouro_blocking_begin();
+    pthread_join(w, NULL);
+    ouro_blocking_end();
+    assert_int_equal(atomic_load(&walk_listed), 2);
+    finish_reader(th);
+    assert_int_equal(ouro_gc_collect(), 2);
+    assert_null(ouro_weakref_get(weak));
+    ouro_decref(weak);
+}
+
+/* A mutator links and unlinks objects and dereferences a weak reference
+ * while the settle step works through a large garbage set: the hook
+ * waits for it.
+ * When the first pass held every side lock, the mutator stopped at its
+ * first allocation until the pass was over, and the hook timed out. */
+static _Atomic int mutate_go, mutated, weak_live_lost;
+static ouro_object *weak_live;
+
+static void let_a_mutator_work(void)
+{
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    atomic_store(&mutate_go, 1);
+    wait_quiescent(&mutated);
+}
+
+static void *busy_mutator(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    while (!atomic_load(&mutate_go))
+        ouro_safepoint();
+    for (int i = 0; i < 100; i++) {
+        ouro_object *r = ouro_record_new(&node_type);   /* linked */
+        ouro_decref(r);
+        ouro_flush();                                   /* unlinked */
+        ouro_object *l = ouro_weakref_get(weak_live);
+        if (!l)
+            atomic_store(&weak_live_lost, 1);
+        ouro_xdecref(l);
+    }
+    atomic_store_explicit(&mutated, 1, memory_order_release);
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void settle_stops_no_mutator(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 1, NULL);
+    enum { PAIRS = 4096 };
+    for (int i = 0; i < PAIRS; i++) {
+        ouro_object *x = ouro_record_new(&node_type);
+        ouro_object *y = ouro_record_new(&node_type);
+        ouro_record_set(x, 0, y);
+        ouro_record_set(y, 0, x);
+        ouro_decref(x);
+        ouro_decref(y);
+    }
+    ouro_object *live = ouro_record_new(&node_type);
+    weak_live = ouro_weakref_new(live, NULL, NULL);
+    ouro_flush();
+    atomic_store(&mutate_go, 0);
+    atomic_store(&mutated, 0);
+    atomic_store(&weak_live_lost, 0);
+    pthread_t m;
+    pthread_create(&m, NULL, busy_mutator, NULL);
+    atomic_store(&ouro__settle_batch_test_hook, let_a_mutator_work);
+    assert_int_equal(ouro_gc_collect(), 2 * PAIRS);
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    assert_true(atomic_load(&mutated));   /* done before the pass was */
+    ouro_blocking_begin();
+    pthread_join(m, NULL);
+    ouro_blocking_end();
+    assert_false(atomic_load(&weak_live_lost));
+    ouro_decref(weak_live);
+    ouro_decref(live);
 }
 
 /* ---- the refine without memory ------------------------------------------
@@ -400,6 +569,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(garbage_releases_what_the_settle_kept),
+        OURO_TEST(weak_get_mid_settle_keeps_the_cycle),
+        OURO_TEST(settle_stops_no_mutator),
         cmocka_unit_test_setup_teardown(
             refine_without_memory_keeps_weak_references, failing_setup,
             ouro_test_teardown),
