@@ -61,6 +61,8 @@ typedef struct gc_ctx {
     /* Of the garbage after the last settle: members with a finalizer, and
      * with references to release (`outside`); then, how many were freed. */
     size_t finalizers, outsiders, freed;
+    uint32_t *weak;              /* settle: the members with a weak side */
+    size_t nweak, weak_cap;
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -544,8 +546,7 @@ static size_t validate(gc_ctx *c, bool again)
         }
         node->in_edges = 0;
         node->outside = false;
-        node->left = false;   /* settle's marks, from the round before */
-        node->weak_side = false;
+        node->left = false;   /* settle's mark, from the round before */
     }
     if (!before)
         return 0;
@@ -626,15 +627,34 @@ static bool flagged(ouro_object *o, uint32_t gc)
     return (gc & (OURO__GC_TOUCHED | OURO__GC_DIRTY)) || queued(o);
 }
 
+/* Remember white node i, which has a weak side, for the last step. */
+static void note_weak_side(gc_ctx *c, uint32_t i)
+{
+    if (c->nweak == c->weak_cap) {
+        size_t cap = c->weak_cap ? c->weak_cap * 2 : 64;
+        uint32_t *w = ouro__mem_alloc(cap * sizeof *w);
+        if (!w) {
+            c->oom = true;   /* nothing is proven then */
+            return;
+        }
+        if (c->nweak)
+            __builtin_memcpy(w, c->weak, c->nweak * sizeof *w);
+        ouro__mem_free(c->weak);
+        c->weak = w;
+        c->weak_cap = cap;
+    }
+    c->weak[c->nweak++] = i;
+}
+
 /* Pass 1 of the settle step, under the side lock of each member's stripe
- * in turn (batches of members in table order that share a stripe):
- * flagged members are black roots, the others leave the registry.  Their
- * totals are kept as we go (recounted if black spreads).  Returns how many
- * have a weak side; `*n` is the number left white. */
-static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
+ * in turn (batches of up to SETTLE_BATCH table entries, in table order,
+ * whose white members share a stripe): flagged members are black roots,
+ * the others leave the registry, and those with a weak side are noted for
+ * the last step.  Their totals are kept as we go (recounted if black
+ * spreads); `*n` is the number left white. */
+static void settle_registry(gc_ctx *c, bool first, size_t *n)
 {
     gc_table *t = &c->tab;
-    size_t weak_sides = 0;
     for (size_t i = 0; i < t->n;) {
         if (t->nodes[i].color != GC_WHITE) {
             i++;
@@ -642,7 +662,7 @@ static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
         }
         pthread_mutex_t *m = ouro__side_mutex(t->objs[i]);
         pthread_mutex_lock(m);
-        for (size_t k = 0; i < t->n && k < SETTLE_BATCH; i++) {
+        for (size_t stop = i + SETTLE_BATCH; i < t->n && i < stop; i++) {
             quiesce_every(c, i);
             gc_node *node = &t->nodes[i];
             if (i + PREFETCH_AHEAD < t->n)
@@ -653,7 +673,6 @@ static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
             ouro_object *o = t->objs[i];
             if (ouro__side_mutex(o) != m)
                 break;   /* another stripe: the next batch */
-            k++;
             /* Under o's lock: ordered with every weak reference made to o
              * (W3) and every dereference of one (W4). */
             uint32_t gc = atomic_load_explicit(&o->ob_gc,
@@ -665,10 +684,8 @@ static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
             }
             ouro__settle_leave_locked(o);
             node->left = true;
-            if (ouro__settle_has_weak_side(o, gc)) {
-                node->weak_side = true;
-                weak_sides++;
-            }
+            if (ouro__settle_has_weak_side(o, gc))
+                note_weak_side(c, (uint32_t)i);
             node->was_white |= first;
             (*n)++;
             c->finalizers += node->finalizer;
@@ -680,41 +697,49 @@ static size_t settle_registry(gc_ctx *c, bool first, size_t *n)
         if (OURO_UNLIKELY(hook != NULL))
             hook();
     }
-    return weak_sides;
 }
 
-/* The last step of the settle, under every side lock: the members with a
- * weak side are read again (a weak dereference since pass 1 left TOUCHED),
- * black spreads from any flagged, and the weak references of those that
- * stay white are cleared.  Whether black spread. */
+/* The last step of the settle, for the members pass 1 noted with a weak
+ * side (they have weak references, or are one: a weak reference is also
+ * reached without a counted reference when its referent dies by counting,
+ * for its callback).  Under every side lock their flags are read again (a
+ * reach since pass 1 left TOUCHED).  If none that is still white is
+ * flagged, their weak references are cleared under the same locks;
+ * otherwise the locks are released, black spreads from the flagged ones,
+ * and the step starts over (each round blackens one more at least).  The
+ * locks are held for a pass over these members alone.  Whether black
+ * spread. */
 static bool settle_weak(gc_ctx *c, ouro__weak_pending *due)
 {
     gc_table *t = &c->tab;
     bool spread = false;
-    ouro__settle_lock();
-    for (size_t i = 0; i < t->n; i++) {
-        quiesce_every(c, i);
-        gc_node *node = &t->nodes[i];
-        if (node->color != GC_WHITE || !node->weak_side)
-            continue;
-        ouro_object *o = t->objs[i];
-        if (flagged(o, atomic_load_explicit(&o->ob_gc, memory_order_relaxed))) {
-            node->color = GC_BLACK;
-            push(c, (uint32_t)i);
+    for (;;) {
+        ouro__settle_lock();
+        for (size_t k = 0; k < c->nweak; k++) {
+            quiesce_every(c, k);
+            uint32_t i = c->weak[k];
+            ouro_object *o = t->objs[i];
+            if (t->nodes[i].color == GC_WHITE &&
+                flagged(o, atomic_load_explicit(&o->ob_gc,
+                                                memory_order_relaxed))) {
+                t->nodes[i].color = GC_BLACK;
+                push(c, i);
+            }
         }
-    }
-    if (c->sp) {
+        if (!c->sp && !c->oom) {   /* final: clear, under the same locks */
+            for (size_t k = 0; k < c->nweak; k++) {
+                quiesce_every(c, k);
+                uint32_t i = c->weak[k];
+                if (t->nodes[i].color == GC_WHITE)
+                    ouro__settle_weak_locked(t->objs[i], is_white, c, due);
+            }
+        }
+        ouro__settle_unlock();
+        if (!c->sp || c->oom)
+            return spread;
         blacken_recorded(c);
         spread = true;
     }
-    for (size_t i = 0; !c->oom && i < t->n; i++) {
-        quiesce_every(c, i);
-        gc_node *node = &t->nodes[i];
-        if (node->color == GC_WHITE && node->weak_side)
-            ouro__settle_weak_locked(t->objs[i], is_white, c, due);
-    }
-    ouro__settle_unlock();
-    return spread;
 }
 
 /* After W2: close the garbage against weak dereferences and registry walks
@@ -738,11 +763,12 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
         hook();
     c->finalizers = c->outsiders = 0;
     ouro__settle_begin();
-    size_t weak_sides = settle_registry(c, first, &n);
+    c->nweak = 0;
+    settle_registry(c, first, &n);
     bool spread = c->sp != 0;
     if (c->sp)
         blacken_recorded(c);
-    if (weak_sides && !c->oom)
+    if (c->nweak && !c->oom)
         spread |= settle_weak(c, &due);
     /* Rare: black spread and took some back, or a push found no memory
      * (the stack may be empty then), and nothing is proven. */
@@ -766,8 +792,7 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
             }
         }
     }
-    /* A node's `left` and `weak_side` stay set until the next validation
-     * clears them. */
+    /* A node's `left` stays set until the next validation clears it. */
     ouro__settle_end();
     ouro__weak_run_callbacks(&due);
     c->run->aborted += before - n;
@@ -1095,6 +1120,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     atomic_store_explicit(&ouro__gc_active, 0, memory_order_relaxed);
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
+    ouro__mem_free(c.weak);
     gc_table_trim(&c.tab);
     kept_table = c.tab;
     return (int64_t)run->unreachable;

@@ -23,7 +23,6 @@ typedef struct gc_node {
     bool was_white;      /* garbage after the first validation */
     uint8_t finalizer : 1;   /* its type has a finalizer */
     uint8_t left : 1;        /* settle: out of the registry */
-    uint8_t weak_side : 1;   /* settle: has weak references, or is one */
     uint8_t outside : 1;     /* validation: refers to something that is
                               * not a white node (the free releases it) */
 } gc_node;

@@ -23,17 +23,42 @@ typedef struct shard {
 
 static shard shards[SHARDS];
 
-/* Held by every walk and by the settle step (heap.h). */
-static pthread_mutex_t walk_gate = PTHREAD_MUTEX_INITIALIZER;
+/* Shared by the walks, exclusive to the settle step (heap.h).  Writer
+ * first: a settle waits for the walks under way, and walks that come after
+ * it wait for it, so a stream of walks cannot hold a collection back. */
+static pthread_rwlock_t walk_gate;
+static pthread_once_t walk_gate_once = PTHREAD_ONCE_INIT;
+
+static void walk_gate_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&walk_gate, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
+void ouro__walk_gate_enter(void)
+{
+    pthread_once(&walk_gate_once, walk_gate_init);
+    pthread_rwlock_rdlock(&walk_gate);
+}
+
+void ouro__walk_gate_leave(void)
+{
+    pthread_rwlock_unlock(&walk_gate);
+}
 
 void ouro__walk_gate_close(void)
 {
-    pthread_mutex_lock(&walk_gate);
+    pthread_once(&walk_gate_once, walk_gate_init);
+    pthread_rwlock_wrlock(&walk_gate);
 }
 
 void ouro__walk_gate_open(void)
 {
-    pthread_mutex_unlock(&walk_gate);
+    pthread_rwlock_unlock(&walk_gate);
 }
 
 static shard *shard_of(const ouro_object *o)
@@ -158,7 +183,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
 {
     ouro_object **all = NULL;
     size_t k = 0, cap = 0;
-    ouro__walk_gate_close();
+    ouro__walk_gate_enter();
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_lock(lock_of(s));
@@ -173,7 +198,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
                 ouro_object **bigger = ouro__mem_alloc(c * sizeof *bigger);
                 if (!bigger) {
                     pthread_mutex_unlock(lock_of(s));
-                    ouro__walk_gate_open();
+                    ouro__walk_gate_leave();
                     ouro__heap_release(all, k);
                     *out = NULL;
                     *n = 0;
@@ -196,7 +221,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
         }
         pthread_mutex_unlock(lock_of(s));
     }
-    ouro__walk_gate_open();
+    ouro__walk_gate_leave();
     *out = all;
     *n = k;
     return OURO_OK;
@@ -204,7 +229,7 @@ int ouro__heap_snapshot(bool (*filter)(ouro_object *o, void *arg), void *arg,
 
 void ouro__heap_each_locked(void (*fn)(ouro_object *o, void *arg), void *arg)
 {
-    ouro__walk_gate_close();
+    ouro__walk_gate_enter();
     for (int i = 0; i < SHARDS; i++) {
         shard *s = &shards[i];
         pthread_mutex_lock(lock_of(s));
@@ -212,5 +237,5 @@ void ouro__heap_each_locked(void (*fn)(ouro_object *o, void *arg), void *arg)
             fn(object_of(l), arg);
         pthread_mutex_unlock(lock_of(s));
     }
-    ouro__walk_gate_open();
+    ouro__walk_gate_leave();
 }

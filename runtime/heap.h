@@ -83,9 +83,10 @@ void ouro__heap_untrack(ouro_object *o);
  * the weak table before its count fields are reused. */
 void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 
-/* The collector's settle step: o's side lock held; unlink `o`, or link
- * it again (a no-op if it is linked).  `o` must be of a tracked type (it
- * has the pre-header): the collector examines no other. */
+/* Under o's side lock: unlink `o`, or link it again (a no-op if it is
+ * linked); the collector's settle step unlinks with the first.  `o` must
+ * be of a tracked type (it has the pre-header): the collector examines no
+ * other. */
 void ouro__heap_untrack_locked(ouro_object *o);
 void ouro__heap_track_locked(ouro_object *o);
 
@@ -93,10 +94,14 @@ void ouro__heap_track_locked(ouro_object *o);
  * without their locks: a hint, e.g. for sizing the collector's table). */
 size_t ouro__heap_count(void);
 
-/* The walk gate: every registry walk below holds it from start to end,
- * and so does the collector's settle step (docs/weakrefs.md, W4), so that
- * no walk overlaps a settle.  A walk waits at most one settle; a settle,
- * at most one walk.  Neither waits for a grace period while holding it. */
+/* The walk gate: every registry walk below is inside it from start to end
+ * (shared: walks run side by side), and the collector's settle step closes
+ * it (exclusive: docs/weakrefs.md, W4), so no walk overlaps a settle.
+ * Writer first: walks that arrive while a settle waits wait behind it.
+ * Nobody waits for a grace period inside the gate, and no walk starts
+ * another inside it. */
+void ouro__walk_gate_enter(void);
+void ouro__walk_gate_leave(void);
 void ouro__walk_gate_close(void);
 void ouro__walk_gate_open(void);
 

@@ -13,6 +13,9 @@
  *     pass let the member go: the last step, under every side lock, must
  *     see it; a registry walk started then waits for the settle step and
  *     lists the kept cycle whole;
+ *   - a garbage weak reference whose referent dies by counting during the
+ *     settle step, after pass 1 let it go: its callback keeps it, and the
+ *     last step must see that;
  *   - a mutator that links, unlinks and dereferences during the settle
  *     step of a large garbage set is not stopped by it;
  *   - an owner offline through both handshakes, with a member in its merge
@@ -258,6 +261,90 @@ static void weak_get_mid_settle_keeps_the_cycle(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
     assert_null(ouro_weakref_get(weak));
     ouro_decref(weak);
+}
+
+/* A garbage weak reference whose referent dies by counting during the
+ * settle step, after pass 1 let the weak reference go: the dying thread
+ * takes a reference to it for its callback, which keeps it.  The last step
+ * must see that (a weak reference always has a weak side), so the weak
+ * reference and the cycle through its data survive. */
+static ouro_object *weak_member, *escaped;
+static _Atomic int dropper_ready, drop_go, dropped, dropper_intact;
+
+static void keep_the_weakref(ouro_object *w, ouro_object *data)
+{
+    (void)data;
+    ouro_incref(w);
+    escaped = w;
+}
+
+static void let_the_referent_die_mid_settle(void)
+{
+    if (!left_registry(weak_member))
+        return;
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    atomic_store(&drop_go, 1);
+    wait_quiescent(&dropped);
+}
+
+static void *dropper(void *arg)
+{
+    (void)arg;
+    ouro_thread_attach();
+    ouro_object *r = ouro_record_new(&node_type);
+    ouro_object *x = ouro_record_new(&node_type);
+    weak_member = ouro_weakref_new(r, keep_the_weakref, x);
+    ouro_record_set(x, 0, weak_member);   /* x <-> the weak reference */
+    ouro_decref(x);
+    ouro_decref(weak_member);
+    ouro_flush();
+    atomic_store(&dropper_ready, 1);
+    while (!atomic_load(&drop_go))
+        ouro_safepoint();
+    ouro_decref(r);
+    ouro_flush();   /* r dies here: the callback runs on this thread */
+    atomic_store_explicit(&dropped, 1, memory_order_release);
+    while (!atomic_load_explicit(&collected, memory_order_acquire))
+        ouro_safepoint();
+    if (escaped) {
+        ouro_object *data = ouro_weakref_data(escaped);
+        ouro_object *back = data ? ouro_record_get(data, 0) : NULL;
+        atomic_store(&dropper_intact, back == escaped);
+        ouro_xdecref(back);
+        ouro_xdecref(data);
+        ouro_decref(escaped);
+    }
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void weakref_callback_mid_settle_keeps_the_weakref(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 1, NULL);
+    atomic_store(&dropper_ready, 0);
+    atomic_store(&drop_go, 0);
+    atomic_store(&dropped, 0);
+    atomic_store(&dropper_intact, 0);
+    atomic_store(&collected, 0);
+    escaped = NULL;
+    pthread_t d;
+    pthread_create(&d, NULL, dropper, NULL);
+    while (!atomic_load(&dropper_ready))
+        ouro_safepoint();
+    atomic_store(&ouro__settle_batch_test_hook,
+                 let_the_referent_die_mid_settle);
+    /* The callback took the weak reference after pass 1 let it go. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    assert_true(atomic_load(&dropped));
+    atomic_store_explicit(&collected, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(d, NULL);
+    ouro_blocking_end();
+    assert_true(atomic_load(&dropper_intact));
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 2);   /* released: garbage again */
 }
 
 /* A mutator links and unlinks objects and dereferences a weak reference
@@ -570,6 +657,7 @@ int main(void)
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(garbage_releases_what_the_settle_kept),
         OURO_TEST(weak_get_mid_settle_keeps_the_cycle),
+        OURO_TEST(weakref_callback_mid_settle_keeps_the_weakref),
         OURO_TEST(settle_stops_no_mutator),
         cmocka_unit_test_setup_teardown(
             refine_without_memory_keeps_weak_references, failing_setup,
