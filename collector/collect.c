@@ -87,22 +87,30 @@ static bool tracked(const ouro_object *o)
                                   memory_order_relaxed) & OURO__GC_FROZEN);
 }
 
+/* Append x to the growable array *v (*n used of *cap, doubling from
+ * `first`); false when out of memory (the array is unchanged). */
+static bool append_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x,
+                       size_t first)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : first;
+        uint32_t *w = ouro__mem_alloc(c * sizeof *w);
+        if (!w)
+            return false;
+        if (*n)
+            __builtin_memcpy(w, *v, *n * sizeof *w);
+        ouro__mem_free(*v);
+        *v = w;
+        *cap = c;
+    }
+    (*v)[(*n)++] = x;
+    return true;
+}
+
 static void push(gc_ctx *c, uint32_t i)
 {
-    if (c->sp == c->scap) {
-        size_t cap = c->scap ? c->scap * 2 : 1024;
-        uint32_t *s = ouro__mem_alloc(cap * sizeof *s);
-        if (!s) {
-            c->oom = true;
-            return;
-        }
-        if (c->sp)
-            __builtin_memcpy(s, c->stack, c->sp * sizeof *s);
-        ouro__mem_free(c->stack);
-        c->stack = s;
-        c->scap = cap;
-    }
-    c->stack[c->sp++] = i;
+    if (!append_u32(&c->stack, &c->sp, &c->scap, i, 1024))
+        c->oom = true;
 }
 
 /* A handshake: a grace period the collector starts; every attached thread
@@ -630,20 +638,8 @@ static bool flagged(ouro_object *o, uint32_t gc)
 /* Remember white node i, which has a weak side, for the last step. */
 static void note_weak_side(gc_ctx *c, uint32_t i)
 {
-    if (c->nweak == c->weak_cap) {
-        size_t cap = c->weak_cap ? c->weak_cap * 2 : 64;
-        uint32_t *w = ouro__mem_alloc(cap * sizeof *w);
-        if (!w) {
-            c->oom = true;   /* nothing is proven then */
-            return;
-        }
-        if (c->nweak)
-            __builtin_memcpy(w, c->weak, c->nweak * sizeof *w);
-        ouro__mem_free(c->weak);
-        c->weak = w;
-        c->weak_cap = cap;
-    }
-    c->weak[c->nweak++] = i;
+    if (!append_u32(&c->weak, &c->nweak, &c->weak_cap, i, 64))
+        c->oom = true;   /* nothing is proven then */
 }
 
 /* Pass 1 of the settle step, under the side lock of each member's stripe

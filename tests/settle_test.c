@@ -203,15 +203,22 @@ static bool left_registry(ouro_object *o)
     return ((ouro__heap_link *)o - 1)->next == NULL;
 }
 
+/* In a batch hook, once: let another thread go, and wait until it says
+ * it is done. */
+static void hand_over(_Atomic int *go_flag, _Atomic int *done)
+{
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    atomic_store_explicit(go_flag, 1, memory_order_release);
+    wait_quiescent(done);
+}
+
 /* The batch hook: once a has left the registry, the reader dereferences
  * the weak reference to it, and a walker starts a walk. */
 static void let_the_reader_in_mid_settle(void)
 {
     if (!left_registry(member_a))
         return;
-    atomic_store(&ouro__settle_batch_test_hook, NULL);
-    atomic_store_explicit(&go, 1, memory_order_release);
-    wait_quiescent(&got);
+    hand_over(&go, &got);
     atomic_store(&walk_go, 1);
     /* Long enough for the walk to reach the gate; without the gate it
      * would be over, having missed a and b. */
@@ -282,9 +289,7 @@ static void let_the_referent_die_mid_settle(void)
 {
     if (!left_registry(weak_member))
         return;
-    atomic_store(&ouro__settle_batch_test_hook, NULL);
-    atomic_store(&drop_go, 1);
-    wait_quiescent(&dropped);
+    hand_over(&drop_go, &dropped);
 }
 
 static void *dropper(void *arg)
@@ -357,9 +362,7 @@ static ouro_object *weak_live;
 
 static void let_a_mutator_work(void)
 {
-    atomic_store(&ouro__settle_batch_test_hook, NULL);
-    atomic_store(&mutate_go, 1);
-    wait_quiescent(&mutated);
+    hand_over(&mutate_go, &mutated);
 }
 
 static void *busy_mutator(void *arg)
