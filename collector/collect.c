@@ -735,6 +735,8 @@ static bool settle_weak(gc_ctx *c, ouro__weak_pending *due)
             return spread;
         blacken_recorded(c);
         spread = true;
+        if (c->oom)   /* everything is black: nothing to clear */
+            return spread;
     }
 }
 

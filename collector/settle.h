@@ -8,8 +8,9 @@
  * side lock at a time: flagged members (TOUCHED, DIRTY or QUEUED: step 8
  * of docs/collector.md, which runs only here) are black with all they
  * reach, the others leave the registry.  Only the members with a weak side
- * are decided under every side lock: read again, then their weak
- * references cleared.  A member that black reaches after it left the
+ * are decided under every side lock: read again until a read finds none
+ * flagged (black spreads between reads, the locks released), then their
+ * weak references cleared under the locks of that read.  A member that black reaches after it left the
  * registry is linked again before the gate opens, so no walk sees the
  * difference.  The callbacks due run after that, before any finalizer.
  */
