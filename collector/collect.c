@@ -87,22 +87,14 @@ static bool tracked(const ouro_object *o)
                                   memory_order_relaxed) & OURO__GC_FROZEN);
 }
 
-/* Append x to the growable array *v (*n used of *cap, doubling from
- * `first`); false when out of memory (the array is unchanged). */
+/* Append x to the array *v (*n used of *cap, doubling from `first`);
+ * false when out of memory (the array is unchanged). */
 static bool append_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x,
                        size_t first)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : first;
-        uint32_t *w = ouro__mem_alloc(c * sizeof *w);
-        if (!w)
-            return false;
-        if (*n)
-            __builtin_memcpy(w, *v, *n * sizeof *w);
-        ouro__mem_free(*v);
-        *v = w;
-        *cap = c;
-    }
+    if (*n == *cap &&
+        !gc_grow_array((void **)v, cap, sizeof **v, *n + 1, *n, first))
+        return false;
     (*v)[(*n)++] = x;
     return true;
 }
@@ -319,7 +311,8 @@ static void visit_gray(ouro_object *child, void *arg)
         mark_held(c, child, j, taken_and_buffered(c, child));
     }
     c->tab.nodes[j].in_edges++;
-    if (OURO_UNLIKELY(!gc_table_add_tdst(&c->tab, (uint32_t)j)))
+    if (!c->tdst_lost &&
+        OURO_UNLIKELY(!gc_table_add_tdst(&c->tab, (uint32_t)j)))
         c->tdst_lost = true;   /* the scan reads the objects instead */
 }
 

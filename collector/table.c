@@ -81,14 +81,12 @@ static bool grow_index(gc_table *t)
     return true;
 }
 
-/* `used` elements are live: only they are copied (a kept table's arrays
- * hold the last collection's stale ones beyond). */
-static bool grow(void **arr, size_t *cap, size_t elem, size_t need,
-                 size_t used)
+bool gc_grow_array(void **arr, size_t *cap, size_t elem, size_t need,
+                   size_t used, size_t first)
 {
     if (need <= *cap)
         return true;
-    size_t c = *cap ? *cap * 2 : 1024;
+    size_t c = *cap ? *cap * 2 : first;
     while (c < need)
         c *= 2;
     void *p = ouro__mem_alloc(c * elem);
@@ -100,6 +98,12 @@ static bool grow(void **arr, size_t *cap, size_t elem, size_t need,
     *arr = p;
     *cap = c;
     return true;
+}
+
+static bool grow(void **arr, size_t *cap, size_t elem, size_t need,
+                 size_t used)
+{
+    return gc_grow_array(arr, cap, elem, need, used, 1024);
 }
 
 /* Both node arrays at `need` or more. */

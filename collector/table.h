@@ -69,6 +69,13 @@ typedef struct gc_table {
     size_t ntdst, tdst_cap;
 } gc_table;
 
+/* Grow *arr (of *cap elements of `elem` bytes) to hold `need`, doubling
+ * from `first`; the first `used` are copied (a kept table's arrays hold the
+ * last collection's stale ones beyond).  False when out of memory (*arr
+ * unchanged). */
+bool gc_grow_array(void **arr, size_t *cap, size_t elem, size_t need,
+                   size_t used, size_t first);
+
 void gc_table_init(gc_table *t);
 void gc_table_free(gc_table *t);
 /* Empty, keeping the arrays (a table reused by the next collection), and

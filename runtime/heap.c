@@ -26,22 +26,11 @@ static shard shards[SHARDS];
 /* Shared by the walks, exclusive to the settle step (heap.h).  Writer
  * first: a settle waits for the walks under way, and walks that come after
  * it wait for it, so a stream of walks cannot hold a collection back. */
-static pthread_rwlock_t walk_gate;
-static pthread_once_t walk_gate_once = PTHREAD_ONCE_INIT;
-
-static void walk_gate_init(void)
-{
-    pthread_rwlockattr_t a;
-    pthread_rwlockattr_init(&a);
-    pthread_rwlockattr_setkind_np(&a,
-                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&walk_gate, &a);
-    pthread_rwlockattr_destroy(&a);
-}
+static pthread_rwlock_t walk_gate =
+    PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 void ouro__walk_gate_enter(void)
 {
-    pthread_once(&walk_gate_once, walk_gate_init);
     pthread_rwlock_rdlock(&walk_gate);
 }
 
@@ -52,7 +41,6 @@ void ouro__walk_gate_leave(void)
 
 void ouro__walk_gate_close(void)
 {
-    pthread_once(&walk_gate_once, walk_gate_init);
     pthread_rwlock_wrlock(&walk_gate);
 }
 
@@ -91,7 +79,7 @@ void ouro__heap_init(void)
     }
 }
 
-void ouro__heap_track_locked(ouro_object *o)
+static void track_locked(ouro_object *o)
 {
     shard *s = shard_of(o);
     ouro__heap_link *l = link_of(o);
@@ -113,7 +101,7 @@ void ouro__heap_track(ouro_object *o)
         return;
     pthread_mutex_t *m = lock_of(shard_of(o));
     pthread_mutex_lock(m);
-    ouro__heap_track_locked(o);
+    track_locked(o);
     pthread_mutex_unlock(m);
 }
 

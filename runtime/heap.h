@@ -83,12 +83,10 @@ void ouro__heap_untrack(ouro_object *o);
  * the weak table before its count fields are reused. */
 void ouro__leave_side_tables(ouro_object *o, uint32_t gc);
 
-/* Under o's side lock: unlink `o`, or link it again (a no-op if it is
- * linked); the collector's settle step unlinks with the first.  `o` must
- * be of a tracked type (it has the pre-header): the collector examines no
- * other. */
+/* Under o's side lock (the collector's settle step): unlink `o`.  `o`
+ * must be of a tracked type (it has the pre-header): the collector
+ * examines no other. */
 void ouro__heap_untrack_locked(ouro_object *o);
-void ouro__heap_track_locked(ouro_object *o);
 
 /* About how many objects are linked now (a relaxed sum over the shards,
  * without their locks: a hint, e.g. for sizing the collector's table). */

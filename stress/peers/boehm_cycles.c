@@ -41,7 +41,6 @@ typedef struct one_collection {
     uint64_t build_ns, collect_ns;
     size_t used_built, used_after;
     double freed;
-    int ok;
 } one_collection;
 
 /* One collection (collections.h): its record in *rec. */
@@ -62,9 +61,8 @@ static uint64_t build_and_collect(void *rec, long ncycles, long len, int *ok)
     r.used_after = boehm_used_bytes();
     r.freed = ((double)r.used_built - (double)r.used_after) /
               (double)boehm_node_bytes();
-    r.ok = r.freed >= 0.9 * (double)k;
     *(one_collection *)rec = r;
-    *ok &= r.ok;
+    *ok &= r.freed >= 0.9 * (double)k;
     return r.collect_ns;
 }
 

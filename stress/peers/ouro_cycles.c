@@ -23,7 +23,6 @@ typedef struct one_collection {
     int64_t found;
     uint64_t freed;
     uint64_t phase_ns[OURO_GC_PHASES];
-    int ok;
 } one_collection;
 
 /* One collection (collections.h): its record in *rec. */
@@ -49,8 +48,8 @@ static uint64_t build_and_collect(void *rec, long ncycles, long len, int *ok)
     uint64_t freed = r.freed = after.collected - before.collected;
     ouro_stats st;
     ouro_get_stats(&st);
-    r.ok = found == k && freed == (uint64_t)k && st.live_objects == 0;
-    if (!r.ok)
+    int good = found == k && freed == (uint64_t)k && st.live_objects == 0;
+    if (!good)
         fprintf(stderr, "ouro cycles: found %lld, freed %llu of %ld; %llu "
                         "objects left\n", (long long)found,
                 (unsigned long long)freed, k,
@@ -59,7 +58,7 @@ static uint64_t build_and_collect(void *rec, long ncycles, long len, int *ok)
     for (int p = 0; p < OURO_GC_PHASES; p++)
         r.phase_ns[p] = after.last_phase_ns[p];
     *(one_collection *)rec = r;
-    *ok &= r.ok;
+    *ok &= good;
     return r.collect_ns;
 }
 
