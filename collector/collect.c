@@ -726,6 +726,10 @@ static bool settle_weak(gc_ctx *c, ouro__weak_pending *due)
         ouro__settle_unlock();
         if (!c->sp || c->oom)
             return spread;
+        void (*hook)(void) = atomic_load_explicit(&ouro__settle_round_test_hook,
+                                                  memory_order_relaxed);
+        if (OURO_UNLIKELY(hook != NULL))
+            hook();
         blacken_recorded(c);
         spread = true;
         if (c->oom)   /* everything is black: nothing to clear */

@@ -11,6 +11,7 @@
 
 void (*_Atomic ouro__settle_test_hook)(void);
 void (*_Atomic ouro__settle_batch_test_hook)(void);
+void (*_Atomic ouro__settle_round_test_hook)(void);
 
 void ouro__settle_begin(void)
 {

@@ -20,10 +20,13 @@
 #include "weakref.h"
 
 /* White-box tests only: called on the collector thread right before the
- * settle step starts, to schedule a weak dereference there; and after each
- * batch of its first pass, with no lock held (the gate closed). */
+ * settle step starts, to schedule a weak dereference there; after each
+ * batch of its first pass; and after each round of the last step that
+ * found a member flagged (before black spreads and the next round), with
+ * no lock held (the gate closed). */
 extern void (*_Atomic ouro__settle_test_hook)(void);
 extern void (*_Atomic ouro__settle_batch_test_hook)(void);
+extern void (*_Atomic ouro__settle_round_test_hook)(void);
 
 /* The settle step's span: the walk gate closed, then open. */
 void ouro__settle_begin(void);

@@ -13,6 +13,9 @@
  *     pass let the member go: the last step, under every side lock, must
  *     see it; a registry walk started then waits for the settle step and
  *     lists the kept cycle whole;
+ *   - two such dereferences, of two cycles: one after pass 1, the other
+ *     between the last step's first and second rounds, which must read
+ *     every flag again;
  *   - a garbage weak reference whose referent dies by counting during the
  *     settle step, after pass 1 let it go: its callback keeps it, and the
  *     last step must see that;
@@ -654,6 +657,99 @@ static void owner_detaching_offline_mid_merge_keeps_the_cycle(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
 }
 
+/* Two garbage cycles, each with a weak reference to a member, and a
+ * reader for each.  The first reader dereferences its weak reference once
+ * pass 1 let both members go; the last step's first round finds that
+ * member flagged, and between that round and the next the second reader
+ * dereferences the other: the next round must read the flags again
+ * (every round is a new read), and keep the second cycle too. */
+struct cue {
+    ouro_object *weak;
+    _Atomic int go, got;
+    _Atomic int intact;
+};
+static struct cue cue1, cue2;
+static ouro_object *round_a1, *round_a2;
+static _Atomic int between_rounds;
+
+static void *cued_reader(void *arg)
+{
+    struct cue *q = arg;
+    ouro_thread_attach();
+    while (!atomic_load_explicit(&q->go, memory_order_acquire))
+        ouro_safepoint();
+    ouro_object *a = ouro_weakref_get(q->weak);
+    atomic_store_explicit(&q->got, 1, memory_order_release);
+    while (!atomic_load_explicit(&collected, memory_order_acquire))
+        ouro_safepoint();
+    if (a) {
+        ouro_object *b = ouro_record_get(a, 0);
+        ouro_object *back = ouro_record_get(b, 0);
+        atomic_store(&q->intact, ouro_type_of(b) == &node_type && back == a);
+        ouro_decref(back);
+        ouro_decref(b);
+        ouro_decref(a);
+    }
+    ouro_thread_detach();
+    return NULL;
+}
+
+static void let_the_first_reader_in(void)
+{
+    if (!left_registry(round_a1) || !left_registry(round_a2))
+        return;
+    hand_over(&cue1.go, &cue1.got);
+}
+
+static void let_the_second_reader_in(void)
+{
+    atomic_store(&ouro__settle_round_test_hook, NULL);
+    atomic_store(&between_rounds, 1);
+    atomic_store_explicit(&cue2.go, 1, memory_order_release);
+    wait_quiescent(&cue2.got);
+}
+
+static void weak_get_between_rounds_keeps_the_cycle(void **state)
+{
+    (void)state;
+    ouro_object *b1, *b2;
+    round_a1 = weak_cycle(1, &b1);
+    cue1 = (struct cue){.weak = weak};
+    round_a2 = weak_cycle(1, &b2);
+    cue2 = (struct cue){.weak = weak};
+    ouro_decref(round_a1);
+    ouro_decref(b1);
+    ouro_decref(round_a2);
+    ouro_decref(b2);
+    ouro_flush();
+    atomic_store(&collected, 0);
+    atomic_store(&between_rounds, 0);
+    pthread_t r1, r2;
+    pthread_create(&r1, NULL, cued_reader, &cue1);
+    pthread_create(&r2, NULL, cued_reader, &cue2);
+    atomic_store(&ouro__settle_batch_test_hook, let_the_first_reader_in);
+    atomic_store(&ouro__settle_round_test_hook, let_the_second_reader_in);
+    /* Round 1 found the first member flagged, round 2 the second. */
+    assert_int_equal(ouro_gc_collect(), 0);
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    atomic_store(&ouro__settle_round_test_hook, NULL);
+    assert_true(atomic_load(&between_rounds));
+    atomic_store_explicit(&collected, 1, memory_order_release);
+    ouro_blocking_begin();
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    ouro_blocking_end();
+    assert_true(atomic_load(&cue1.got) && atomic_load(&cue2.got));
+    assert_true(atomic_load(&cue1.intact));
+    assert_true(atomic_load(&cue2.intact));
+    ouro_flush();
+    assert_int_equal(ouro_gc_collect(), 4);
+    assert_null(ouro_weakref_get(cue1.weak));
+    assert_null(ouro_weakref_get(cue2.weak));
+    ouro_decref(cue1.weak);
+    ouro_decref(cue2.weak);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +757,7 @@ int main(void)
         OURO_TEST(garbage_releases_what_the_settle_kept),
         OURO_TEST(weak_get_mid_settle_keeps_the_cycle),
         OURO_TEST(weakref_callback_mid_settle_keeps_the_weakref),
+        OURO_TEST(weak_get_between_rounds_keeps_the_cycle),
         OURO_TEST(settle_stops_no_mutator),
         cmocka_unit_test_setup_teardown(
             refine_without_memory_keeps_weak_references, failing_setup,
