@@ -9,6 +9,8 @@
 #include "refcount.h"
 #include "weakref.h"
 
+#include <string.h>
+
 #define SHARDS OURO__SIDE_STRIPES
 
 ouro__side_lock ouro__side_locks[OURO__SIDE_STRIPES];
@@ -25,28 +27,44 @@ static shard shards[SHARDS];
 
 /* Shared by the walks, exclusive to the settle step (heap.h).  Writer
  * first: a settle waits for the walks under way, and walks that come after
- * it wait for it, so a stream of walks cannot hold a collection back. */
+ * it wait for it, so a stream of walks cannot hold a collection back.
+ * (Writer preference is a glibc extension; elsewhere the default kind
+ * lets a stream of overlapping walks delay a settle, never break one.) */
+#ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
 static pthread_rwlock_t walk_gate =
     PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#else
+static pthread_rwlock_t walk_gate = PTHREAD_RWLOCK_INITIALIZER;
+#endif
+
+/* The gate's calls fail only on misuse (a walk inside the settle step on
+ * its own thread: EDEADLK) or on a reader count past the system's limit;
+ * going on would break W4's exclusion, so either is fatal. */
+static void gate_check(int err, const char *what)
+{
+    if (OURO_UNLIKELY(err))
+        ouro__fatal("the registry's walk gate: %s failed (%s)", what,
+                    strerror(err));
+}
 
 void ouro__walk_gate_enter(void)
 {
-    pthread_rwlock_rdlock(&walk_gate);
+    gate_check(pthread_rwlock_rdlock(&walk_gate), "entering a walk");
 }
 
 void ouro__walk_gate_leave(void)
 {
-    pthread_rwlock_unlock(&walk_gate);
+    gate_check(pthread_rwlock_unlock(&walk_gate), "leaving a walk");
 }
 
 void ouro__walk_gate_close(void)
 {
-    pthread_rwlock_wrlock(&walk_gate);
+    gate_check(pthread_rwlock_wrlock(&walk_gate), "closing for the settle step");
 }
 
 void ouro__walk_gate_open(void)
 {
-    pthread_rwlock_unlock(&walk_gate);
+    gate_check(pthread_rwlock_unlock(&walk_gate), "opening after the settle step");
 }
 
 static shard *shard_of(const ouro_object *o)

@@ -97,7 +97,8 @@ size_t ouro__heap_count(void);
  * it (exclusive: docs/weakrefs.md, W4), so no walk overlaps a settle.
  * Writer first: walks that arrive while a settle waits wait behind it.
  * Nobody waits for a grace period inside the gate, and no walk starts
- * another inside it. */
+ * another inside it.  A call that fails (a walk on the settle step's own
+ * thread: EDEADLK) is fatal, naming the gate. */
 void ouro__walk_gate_enter(void);
 void ouro__walk_gate_leave(void);
 void ouro__walk_gate_close(void);

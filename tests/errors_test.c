@@ -4,6 +4,7 @@
  * Each case runs in a forked child; the parent checks that the child
  * aborted and that its stderr contains the expected words.
  */
+#include "expect_death.h"
 #include "fixture.h"
 
 #include <pthread.h>
@@ -14,37 +15,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* Run body() in a child with stderr captured; return what it printed and
- * whether it died of SIGABRT. */
-static void expect_death(void (*body)(void), const char *words)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        body();
-        _exit(0);   /* survived: the parent reports it */
-    }
-    close(fds[1]);
-    char out[4096] = {0};
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0)
-        n += (size_t)r;
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fail_msg("expected an abort mentioning \"%s\"; child printed: %s",
-                 words, out);
-    if (!strstr(out, words))
-        fail_msg("abort message lacks \"%s\": %s", words, out);
-}
 
 static void start(void)
 {

@@ -30,6 +30,7 @@
  *     the queue state must come from one snapshot.  With two loads the
  *     collection freed the cycle under the merge (found by review).
  */
+#include "expect_death.h"
 #include "fixture.h"
 
 #include "gc.h"
@@ -750,6 +751,35 @@ static void weak_get_between_rounds_keeps_the_cycle(void **state)
     ouro_decref(cue2.weak);
 }
 
+/* A registry walk inside the settle step, on its own thread, would wait
+ * for itself at the gate: the runtime dies naming the gate instead of
+ * hanging or walking a registry the settle step is changing. */
+static void walk_inside_the_settle(void)
+{
+    atomic_store(&ouro__settle_batch_test_hook, NULL);
+    ouro__walk_gate_enter();
+}
+
+static void walk_inside_the_settle_body(void)
+{
+    ouro_config cfg = {.gc_disabled = 1};
+    if (ouro_test_start(&cfg) != 0)
+        return;
+    ouro_object *b;
+    ouro_object *a = weak_cycle(1, &b);
+    ouro_decref(a);
+    ouro_decref(b);
+    ouro_flush();
+    atomic_store(&ouro__settle_batch_test_hook, walk_inside_the_settle);
+    ouro_gc_collect();
+}
+
+static void walk_inside_the_settle_aborts(void **state)
+{
+    (void)state;
+    expect_death(walk_inside_the_settle_body, "walk gate");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -764,6 +794,7 @@ int main(void)
             ouro_test_teardown),
         OURO_TEST(owner_merging_during_settle_keeps_the_cycle),
         OURO_TEST(owner_detaching_offline_mid_merge_keeps_the_cycle),
+        cmocka_unit_test(walk_inside_the_settle_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
