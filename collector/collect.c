@@ -63,6 +63,9 @@ typedef struct gc_ctx {
     size_t finalizers, outsiders, freed;
     uint32_t *weak;              /* settle: the members with a weak side */
     size_t nweak, weak_cap;
+    /* Where each node's recorded edges start (edge_index); built once per
+     * validation's recording, NULL until then. */
+    size_t *edge_start;
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -429,16 +432,43 @@ static void visit_count(ouro_object *child, void *arg)
     c->tab.nodes[j].in_edges++;
 }
 
+/* Where each node's run of recorded edges starts, node i's being
+ * [start[i], start[i + 1]).  Validation records the edges node by node in
+ * table order (pass 3), so they are grouped by source already; the index
+ * is built once per recording (a scan of them all per popped node would be
+ * quadratic, and so would a rebuild per spread: the settle's last step may
+ * spread once per round).  NULL when out of memory. */
+static const size_t *edge_index(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    if (c->edge_start)
+        return c->edge_start;
+    size_t *start = ouro__mem_calloc((t->n + 1) * sizeof *start);
+    if (!start)
+        return NULL;
+    for (size_t e = 0; e < t->nedges; e++)
+        start[t->edges[e].src + 1]++;
+    for (size_t i = 0; i < t->n; i++)
+        start[i + 1] += start[i];
+    c->edge_start = start;
+    return start;
+}
+
+/* The edges change: the next spread builds the index again. */
+static void edge_index_drop(gc_ctx *c)
+{
+    ouro__mem_free(c->edge_start);
+    c->edge_start = NULL;
+}
+
 /* Blacken everything reachable from the nodes on the stack, along the
- * recorded edges (not the current ones: see docs/collector.md, step 3). */
+ * recorded edges (not the current ones: see docs/collector.md, step 3).
+ * The white nodes' `outside` marks are left to mark_outside, once black
+ * has stopped spreading. */
 static void blacken_recorded(gc_ctx *c)
 {
     gc_table *t = &c->tab;
-    /* Validation records the edges node by node in table order (pass 3),
-     * so they are grouped by source already: where each node's run
-     * starts is all a popped node needs (a scan of them all per node
-     * would be quadratic). */
-    size_t *start = ouro__mem_calloc((t->n + 1) * sizeof *start);
+    const size_t *start = edge_index(c);
     if (!start) {
         /* Without memory, be conservative: everything is black. */
         for (size_t i = 0; i < t->n; i++)
@@ -447,10 +477,6 @@ static void blacken_recorded(gc_ctx *c)
         c->oom = true;
         return;
     }
-    for (size_t e = 0; e < t->nedges; e++)
-        start[t->edges[e].src + 1]++;
-    for (size_t i = 0; i < t->n; i++)
-        start[i + 1] += start[i];
     for (size_t k = 0; c->sp; k++) {
         quiesce_every(c, k);
         uint32_t i = c->stack[--c->sp];
@@ -462,13 +488,19 @@ static void blacken_recorded(gc_ctx *c)
             }
         }
     }
-    /* A white node's reference to a node now black is one the free must
-     * release. */
-    for (size_t e = 0; e < t->nedges; e++)
+}
+
+/* After black spread: a white node's reference to a node now black is one
+ * the free must release. */
+static void mark_outside(gc_ctx *c)
+{
+    gc_table *t = &c->tab;
+    for (size_t e = 0; e < t->nedges; e++) {
+        quiesce_every(c, e);
         if (t->nodes[t->edges[e].src].color == GC_WHITE &&
             t->nodes[t->edges[e].dst].color != GC_WHITE)
             t->nodes[t->edges[e].src].outside = true;
-    ouro__mem_free(start);
+    }
 }
 
 static size_t count_white(const gc_ctx *c)
@@ -494,6 +526,7 @@ static bool blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
     if (!c->sp)   /* nothing to spread from: the common case for garbage */
         return false;
     blacken_recorded(c);
+    mark_outside(c);
     return true;
 }
 
@@ -552,6 +585,7 @@ static size_t validate(gc_ctx *c, bool again)
     if (!before)
         return 0;
     t->nedges = 0;   /* the last round's edges are done with */
+    edge_index_drop(c);
     gc_table_reserve_edges(t, expect_edges + expect_edges / 8 + 1024);
     if (again)
         ouro__decbuf_seal(c->self);
@@ -768,6 +802,8 @@ static size_t settle(gc_ctx *c, size_t before, bool first)
     /* Rare: black spread and took some back, or a push found no memory
      * (the stack may be empty then), and nothing is proven. */
     if (spread || c->oom) {
+        if (!c->oom)
+            mark_outside(c);
         n = c->finalizers = c->outsiders = 0;
         for (size_t i = 0; i < t->n; i++) {
             quiesce_every(c, i);
@@ -1116,6 +1152,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
     ouro__mem_free(c.weak);
+    edge_index_drop(&c);
     gc_table_trim(&c.tab);
     kept_table = c.tab;
     return (int64_t)run->unreachable;

@@ -9,6 +9,8 @@
  *     freed memory.  The other member leaves the registry before black
  *     spreads to it, and must be linked again.  Garbage that refers to
  *     the kept cycle must release its reference when it is freed;
+ *   - garbage that refers to a cycle validation kept (its count changed
+ *     after trial deletion) releases that reference when it is freed;
  *   - the same dereference made during the settle step, after its first
  *     pass let the member go: the last step, under every side lock, must
  *     see it; a registry walk started then waits for the settle step and
@@ -171,6 +173,50 @@ static void garbage_releases_what_the_settle_kept(void **state)
     assert_int_equal(ouro_gc_collect(), 2);
     assert_null(ouro_weakref_get(weak));
     ouro_decref(weak);
+}
+
+/* Garbage cycle g1 <-> g2, g1 also referring to cycle k1 <-> k2.  Right
+ * after validation read the first count, the collector thread itself
+ * (through the recount hook) clears k2's reference to k1: validation
+ * counts one reference to k1 from white nodes where its count has two, so
+ * k1 is black, and black spreads to k2.  Nothing is flagged white after
+ * that (k2, DIRTY, is black already), so the settle step spreads nothing:
+ * the mark that g1 must release k1 when it is freed comes from validation
+ * alone.  Without it g1 is freed holding k1, which is never freed. */
+static ouro_object *unlink_k1, *unlink_k2;
+
+static void unlink_k1_from_k2(ouro_object *o)
+{
+    (void)o;
+    atomic_store(&ouro__recount_test_hook, NULL);
+    ouro_record_set(unlink_k2, 0, NULL);
+}
+
+static void garbage_releases_what_validation_kept(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    ouro_object *g1 = ouro_record_new(&node_type);
+    ouro_object *g2 = ouro_record_new(&node_type);
+    unlink_k1 = ouro_record_new(&node_type);
+    unlink_k2 = ouro_record_new(&node_type);
+    ouro_record_set(g1, 0, g2);
+    ouro_record_set(g2, 0, g1);
+    ouro_record_set(g1, 1, unlink_k1);
+    ouro_record_set(unlink_k1, 0, unlink_k2);
+    ouro_record_set(unlink_k2, 0, unlink_k1);
+    ouro_decref(g1);
+    ouro_decref(g2);
+    ouro_decref(unlink_k1);
+    ouro_decref(unlink_k2);
+    ouro_flush();
+    atomic_store(&ouro__recount_test_hook, unlink_k1_from_k2);
+    assert_int_equal(ouro_gc_collect(), 2);   /* g1 and g2 */
+    atomic_store(&ouro__recount_test_hook, NULL);
+    /* k1 and k2 died by counting when g1 released k1. */
+    ouro_flush();
+    ouro_gc_collect();
+    assert_int_equal(ouro_test_live(), 0);
 }
 
 /* ---- during the settle step ---------------------------------------------
@@ -785,6 +831,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(garbage_releases_what_the_settle_kept),
+        OURO_TEST(garbage_releases_what_validation_kept),
         OURO_TEST(weak_get_mid_settle_keeps_the_cycle),
         OURO_TEST(weakref_callback_mid_settle_keeps_the_weakref),
         OURO_TEST(weak_get_between_rounds_keeps_the_cycle),
