@@ -526,7 +526,8 @@ static bool blacken_if(gc_ctx *c, bool (*bad)(gc_ctx *c, size_t i))
     if (!c->sp)   /* nothing to spread from: the common case for garbage */
         return false;
     blacken_recorded(c);
-    mark_outside(c);
+    if (!c->oom)   /* else everything is black: no marks to make */
+        mark_outside(c);
     return true;
 }
 

@@ -9,8 +9,6 @@
 #include "refcount.h"
 #include "weakref.h"
 
-#include <string.h>
-
 #define SHARDS OURO__SIDE_STRIPES
 
 ouro__side_lock ouro__side_locks[OURO__SIDE_STRIPES];
@@ -33,18 +31,21 @@ static shard shards[SHARDS];
 #ifdef PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
 static pthread_rwlock_t walk_gate =
     PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#elif defined(__GLIBC__)
+#error "build with _GNU_SOURCE: the walk gate needs glibc's writer-first kind"
 #else
 static pthread_rwlock_t walk_gate = PTHREAD_RWLOCK_INITIALIZER;
 #endif
 
 /* The gate's calls fail only on misuse (a walk inside the settle step on
- * its own thread: EDEADLK) or on a reader count past the system's limit;
- * going on would break W4's exclusion, so either is fatal. */
+ * its own thread: EDEADLK on glibc; other C libraries may hang instead) or
+ * on a reader count past the system's limit; going on would break W4's
+ * exclusion, so either is fatal. */
 static void gate_check(int err, const char *what)
 {
     if (OURO_UNLIKELY(err))
-        ouro__fatal("the registry's walk gate: %s failed (%s)", what,
-                    strerror(err));
+        ouro__fatal("the registry's walk gate: %s failed (error %d)", what,
+                    err);
 }
 
 void ouro__walk_gate_enter(void)

@@ -98,7 +98,7 @@ size_t ouro__heap_count(void);
  * Writer first: walks that arrive while a settle waits wait behind it.
  * Nobody waits for a grace period inside the gate, and no walk starts
  * another inside it.  A call that fails (a walk on the settle step's own
- * thread: EDEADLK) is fatal, naming the gate. */
+ * thread: EDEADLK, on glibc) is fatal, naming the gate. */
 void ouro__walk_gate_enter(void);
 void ouro__walk_gate_leave(void);
 void ouro__walk_gate_close(void);

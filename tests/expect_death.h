@@ -31,6 +31,7 @@ static inline void expect_death(void (*body)(void), const char *words)
     if (pid == 0) {
         dup2(fds[1], 2);
         close(fds[0]);
+        alarm(60);   /* a body that hangs fails (SIGALRM), never stalls */
         body();
         _exit(0);   /* survived: the parent reports it */
     }
