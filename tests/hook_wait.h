@@ -10,14 +10,26 @@
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 
 /* Until *flag is set (acquire: what the other thread did before setting
- * it is visible afterwards). */
-static inline void hook_wait_quiescent(_Atomic int *flag)
+ * it is visible afterwards), or 10 s have passed: a hook that waits for
+ * something that cannot happen (a lock it holds stops the other thread)
+ * returns, and the test fails on what did not happen instead of hanging.
+ * Whether the flag was set. */
+static inline bool hook_wait_quiescent(_Atomic int *flag)
 {
-    while (!atomic_load_explicit(flag, memory_order_acquire)) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (atomic_load_explicit(flag, memory_order_acquire))
+            return true;
         ouro__quiescent(ouro__self);
         sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= 10)
+            return false;
     }
 }
 

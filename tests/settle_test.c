@@ -34,6 +34,7 @@
  */
 #include "expect_death.h"
 #include "fixture.h"
+#include "hook_wait.h"
 
 #include "gc.h"
 #include "heap.h"
@@ -231,21 +232,6 @@ static void garbage_releases_what_validation_kept(void **state)
 static ouro_object *member_a;
 static _Atomic int walk_go, walk_listed;
 
-/* On the collector thread, in a batch hook: until *flag is set, 10 s at
- * most, quiescent (so that other threads' flushes complete).  A side
- * lock held here would stop the other thread: the wait would time out. */
-static void wait_quiescent(_Atomic int *flag)
-{
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    do {
-        ouro__quiescent(ouro__self);
-        sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (!atomic_load_explicit(flag, memory_order_acquire) &&
-             now.tv_sec - start.tv_sec < 10);
-}
-
 /* Has `o` left the registry?  Read on the collector thread, which alone
  * writes o's links while o is a member. */
 static bool left_registry(ouro_object *o)
@@ -259,7 +245,7 @@ static void hand_over(_Atomic int *go_flag, _Atomic int *done)
 {
     atomic_store(&ouro__settle_batch_test_hook, NULL);
     atomic_store_explicit(go_flag, 1, memory_order_release);
-    wait_quiescent(done);
+    hook_wait_quiescent(done);
 }
 
 /* The batch hook: once a has left the registry, the reader dereferences
@@ -756,7 +742,7 @@ static void let_the_second_reader_in(void)
     atomic_store(&ouro__settle_round_test_hook, NULL);
     atomic_store(&between_rounds, 1);
     atomic_store_explicit(&cue2.go, 1, memory_order_release);
-    wait_quiescent(&cue2.got);
+    hook_wait_quiescent(&cue2.got);
 }
 
 static void weak_get_between_rounds_keeps_the_cycle(void **state)
