@@ -66,6 +66,9 @@ typedef struct gc_ctx {
     /* Where each node's recorded edges start (edge_index); built once per
      * validation's recording, NULL until then. */
     size_t *edge_start;
+    /* Validation: the run of trial deletion's recorded targets of the node
+     * being traversed, [replay, replay_end) in tdst (visit_count). */
+    size_t replay, replay_end;
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -419,10 +422,39 @@ static void trial_color(gc_ctx *c)
 
 /* ---- mark and validate ------------------------------------------------- */
 
+/* Node index of `child`, the next reference of the node validation is
+ * traversing.  Trial deletion recorded that node's references to nodes in
+ * traversal order (tdst); while they are read back unchanged, each is
+ * found there, at the cost of an entry in objs, without the lookup's read
+ * of the child's header: a cache miss when the child lies elsewhere, as a
+ * request's graph does in a recycled heap.  The answer is the lookup's:
+ * the table holds each object once, so objs[j] == child means node j. */
+static int64_t replayed_lookup(gc_ctx *c, ouro_object *child)
+{
+    const gc_table *t = &c->tab;
+    if (c->replay < c->replay_end) {
+        uint32_t j = t->tdst[c->replay];
+        if (t->objs[j] == child) {
+            c->replay++;
+#ifndef NDEBUG
+            /* Debug builds check every answer against the table's. */
+            if (OURO_UNLIKELY(gc_table_lookup(t, child) != (int64_t)j))
+                ouro__fatal("validation's replay found node %u for an object "
+                            "the table has at node %lld", j,
+                            (long long)gc_table_lookup(t, child));
+#endif
+            return j;
+        }
+    }
+    /* A reference to no node (not recorded), or one that changed: ask the
+     * table.  The run stays where it is, for the next reference. */
+    return gc_table_lookup(t, child);
+}
+
 static void visit_count(ouro_object *child, void *arg)
 {
     gc_ctx *c = arg;
-    int64_t j = gc_table_lookup(&c->tab, child);
+    int64_t j = replayed_lookup(c, child);
     if (j < 0 || c->tab.nodes[j].color != GC_WHITE) {
         c->tab.nodes[c->cur].outside = true;
         return;
@@ -594,6 +626,8 @@ static size_t validate(gc_ctx *c, bool again)
     c->handshaken = true;
     if (again)
         ouro__decbuf_apply_ready(c->self);
+    bool replay = !again && !c->tdst_lost;
+    c->replay = c->replay_end = 0;
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];
@@ -612,6 +646,15 @@ static size_t validate(gc_ctx *c, bool again)
          * decremented through a reference this count includes
          * (miscounted), or a member's slot (the member is DIRTY), or one
          * taken after W1 (TOUCHED): docs/collector.md, step 6. */
+        /* Trial deletion's run of recorded targets for this node, before
+         * `recount` (its start until now) is overwritten; node i + 1's
+         * start is still there.  Only the first validation has them: the
+         * one after finalizers finds counts in these fields. */
+        if (replay) {
+            c->replay = (size_t)t->nodes[i].recount;
+            c->replay_end = i + 1 < t->n ? (size_t)t->nodes[i + 1].recount
+                                         : t->ntdst;
+        }
         bool was_queued;
         int64_t count = ouro__raw_refcnt_queued(o, &was_queued);
         t->nodes[i].recount = was_queued ? GC_COUNT_QUEUED : gc_count_of(count - 1);

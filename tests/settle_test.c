@@ -220,6 +220,50 @@ static void garbage_releases_what_validation_kept(void **state)
     assert_int_equal(ouro_test_live(), 0);
 }
 
+/* Garbage cycle a1 <-> a2.  Right after validation read a1's count, the
+ * collector thread (the recount hook) points a1 at live y instead of a2.
+ * Validation reads a1's reference back from trial deletion's record where
+ * it is unchanged; this one changed, so it must ask the table, which
+ * answers that y is no node (debug builds check every replayed answer).
+ * a2's count still has a1's old reference (its decrement is deferred), so
+ * a2 is miscounted, and black spreads to a1: nothing is garbage.  Taking
+ * the recorded a2 for y would find the set whole and free it, with a1
+ * still holding y. */
+static ouro_object *swap_a1, *swap_y;
+
+static void point_a1_at_y(ouro_object *o)
+{
+    if (o != swap_a1)
+        return;
+    atomic_store(&ouro__recount_test_hook, NULL);
+    ouro_record_set(swap_a1, 0, swap_y);
+}
+
+static void validation_reads_a_changed_reference_afresh(void **state)
+{
+    (void)state;
+    ouro_record_type_init(&node_type, "Node", 2, NULL);
+    swap_a1 = ouro_record_new(&node_type);
+    ouro_object *a2 = ouro_record_new(&node_type);
+    swap_y = ouro_record_new(&node_type);
+    ouro_record_set(swap_a1, 0, a2);
+    ouro_record_set(a2, 0, swap_a1);
+    ouro_decref(swap_a1);
+    ouro_decref(a2);
+    ouro_flush();
+    atomic_store(&ouro__recount_test_hook, point_a1_at_y);
+    int64_t found = ouro_gc_collect();
+    atomic_store(&ouro__recount_test_hook, NULL);
+    assert_int_equal(found, 0);
+    /* a2's deferred decrement frees it, then a1, which releases y. */
+    ouro_flush();
+    ouro_gc_collect();
+    assert_int_equal(ouro_test_live(), 1);
+    assert_int_equal(ouro_refcnt(swap_y), 1);
+    ouro_decref(swap_y);
+    assert_int_equal(ouro_test_live(), 0);
+}
+
 /* ---- during the settle step ---------------------------------------------
  *
  * The settle step holds one side lock at a time, between batches none
@@ -826,6 +870,7 @@ int main(void)
         OURO_TEST(weak_get_before_settle_keeps_the_cycle),
         OURO_TEST(garbage_releases_what_the_settle_kept),
         OURO_TEST(garbage_releases_what_validation_kept),
+        OURO_TEST(validation_reads_a_changed_reference_afresh),
         OURO_TEST(weak_get_mid_settle_keeps_the_cycle),
         OURO_TEST(weakref_callback_mid_settle_keeps_the_weakref),
         OURO_TEST(weak_get_between_rounds_keeps_the_cycle),
