@@ -224,12 +224,19 @@ static void garbage_releases_what_validation_kept(void **state)
  * collector thread (the recount hook) points a1 at live y instead of a2.
  * Validation reads a1's reference back from trial deletion's record where
  * it is unchanged; this one changed, so it must ask the table, which
- * answers that y is no node (debug builds check every replayed answer).
- * a2's count still has a1's old reference (its decrement is deferred), so
- * a2 is miscounted, and black spreads to a1: nothing is garbage.  Taking
- * the recorded a2 for y would find the set whole and free it, with a1
- * still holding y. */
+ * answers that y is no node.  a2's count still has a1's old reference (its
+ * decrement is deferred until the collection ends), so a2 is miscounted,
+ * and black spreads to a1: validation itself finds nothing, and the settle
+ * step never runs.  Taking the recorded a2 for y would let validation find
+ * the set whole (the settle step would then see a1 DIRTY; validation must
+ * not lean on that), and debug builds abort on that replayed answer. */
 static ouro_object *swap_a1, *swap_y;
+static _Atomic int swap_settled;
+
+static void note_settle(void)
+{
+    atomic_store(&swap_settled, 1);
+}
 
 static void point_a1_at_y(ouro_object *o)
 {
@@ -251,10 +258,14 @@ static void validation_reads_a_changed_reference_afresh(void **state)
     ouro_decref(swap_a1);
     ouro_decref(a2);
     ouro_flush();
+    atomic_store(&swap_settled, 0);
+    atomic_store(&ouro__settle_test_hook, note_settle);
     atomic_store(&ouro__recount_test_hook, point_a1_at_y);
     int64_t found = ouro_gc_collect();
     atomic_store(&ouro__recount_test_hook, NULL);
+    atomic_store(&ouro__settle_test_hook, NULL);
     assert_int_equal(found, 0);
+    assert_false(atomic_load(&swap_settled));   /* validation found none */
     /* a2's deferred decrement frees it, then a1, which releases y. */
     ouro_flush();
     ouro_gc_collect();
