@@ -348,8 +348,7 @@ static void scan_black(gc_ctx *c)
                 o->ob_type->traverse(o, visit_black, c);
             continue;
         }
-        size_t end = i + 1 < t->n ? (size_t)t->nodes[i + 1].recount
-                                  : t->ntdst;
+        size_t end = gc_table_tdst_end(t, i);
         for (size_t e = (size_t)t->nodes[i].recount; e < end; e++) {
             gc_node *d = &t->nodes[t->tdst[e]];
             if (d->color == GC_WHITE) {
@@ -647,13 +646,12 @@ static size_t validate(gc_ctx *c, bool again)
          * (miscounted), or a member's slot (the member is DIRTY), or one
          * taken after W1 (TOUCHED): docs/collector.md, step 6. */
         /* Trial deletion's run of recorded targets for this node, before
-         * `recount` (its start until now) is overwritten; node i + 1's
-         * start is still there.  Only the first validation has them: the
-         * one after finalizers finds counts in these fields. */
+         * `recount` (its start until now) is overwritten.  Only the first
+         * validation has them: the one after finalizers finds counts in
+         * these fields. */
         if (replay) {
             c->replay = (size_t)t->nodes[i].recount;
-            c->replay_end = i + 1 < t->n ? (size_t)t->nodes[i + 1].recount
-                                         : t->ntdst;
+            c->replay_end = gc_table_tdst_end(t, i);
         }
         bool was_queued;
         int64_t count = ouro__raw_refcnt_queued(o, &was_queued);

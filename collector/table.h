@@ -105,6 +105,14 @@ static inline int64_t gc_table_add(gc_table *t, ouro_object *obj)
     t->objs[t->n] = obj;
     return (int64_t)t->n++;
 }
+/* Node i's run of trial deletion's targets is [its `recount`, this): the
+ * next node's start, or the end of tdst for the last node.  Valid until
+ * validation overwrites the field (table order, so node i + 1's start is
+ * still there while node i is read). */
+static inline size_t gc_table_tdst_end(const gc_table *t, size_t i)
+{
+    return i + 1 < t->n ? (size_t)t->nodes[i + 1].recount : t->ntdst;
+}
 bool gc_table_add_edge_slow(gc_table *t, uint32_t src, uint32_t dst);
 bool gc_table_add_tdst_slow(gc_table *t, uint32_t dst);
 static inline bool gc_table_add_tdst(gc_table *t, uint32_t dst)
