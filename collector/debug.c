@@ -154,5 +154,6 @@ void ouro__gc_debug_fini(void)
     /* The immortal list itself: freed by hand, as interned strings are. */
     ouro__heap_untrack(l);
     l->ob_type->destroy(l);
-    ouro__mem_free(ouro__object_block(l, l->ob_type));
+    ouro__block_free(ouro__self, ouro__object_block(l, l->ob_type),
+                     ouro__block_bytes(l));
 }

@@ -37,6 +37,14 @@ void ouro__init_static_immortal(ouro_object *o, const ouro_type *type);
  * the calling thread; the body is left uninitialised.  NULL on failure. */
 ouro_object *ouro__alloc_object(const ouro_type *type, size_t size);
 
+/* Bytes of o's memory block, pre-header included (what
+ * ouro__alloc_object asked for), from its type and, for str and tuple, its
+ * length. */
+size_t ouro__block_bytes(const ouro_object *o);
+/* Give back a block from ouro__alloc_object of `bytes` bytes, freed on
+ * thread t (NULL: no attached thread). */
+void ouro__block_free(ouro_thread *t, void *block, size_t bytes);
+
 /* Free an object that was never shared and holds nothing (failed
  * construction). */
 void ouro__free_unshared(ouro_object *o);

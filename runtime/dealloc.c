@@ -14,6 +14,7 @@
  */
 #include "dealloc.h"
 
+#include "builtin.h"
 #include "refcount.h"
 #include "gc.h"
 #include "heap.h"
@@ -31,32 +32,35 @@ static void release_visit(ouro_object *child, void *arg)
 /* Ring of poisoned, not yet freed objects (owner).  Lives outside
  * ouro_thread so that release builds don't carry it. */
 static __thread void *quarantine[OURO__QUARANTINE];   /* memory blocks */
+static __thread size_t quarantine_bytes[OURO__QUARANTINE];
 static __thread unsigned quarantine_pos;
 
 static void release_memory(ouro_thread *t, ouro_object *o)
 {
-    (void)t;
     void *block = ouro__object_block(o, o->ob_type);
+    size_t bytes = ouro__block_bytes(o);
     o->ob_type = &ouro__freed_type;
     atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
     unsigned slot = quarantine_pos++ % OURO__QUARANTINE;
-    ouro__mem_free(quarantine[slot]);
+    if (quarantine[slot])
+        ouro__block_free(t, quarantine[slot], quarantine_bytes[slot]);
     quarantine[slot] = block;
+    quarantine_bytes[slot] = bytes;
 }
 
 void ouro__quarantine_flush(ouro_thread *t)
 {
-    (void)t;
     for (unsigned i = 0; i < OURO__QUARANTINE; i++) {
-        ouro__mem_free(quarantine[i]);
+        if (quarantine[i])
+            ouro__block_free(t, quarantine[i], quarantine_bytes[i]);
         quarantine[i] = NULL;
     }
 }
 #else
 static void release_memory(ouro_thread *t, ouro_object *o)
 {
-    (void)t;
-    ouro__mem_free(ouro__object_block(o, o->ob_type));
+    ouro__block_free(t, ouro__object_block(o, o->ob_type),
+                     ouro__block_bytes(o));
 }
 #endif
 

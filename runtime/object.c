@@ -9,12 +9,36 @@
 
 #include <string.h>
 
+size_t ouro__block_bytes(const ouro_object *o)
+{
+    const ouro_type *tp = o->ob_type;
+    size_t size = tp->size;
+    if (tp == &ouro_str_type)
+        size += ((const ouro_str_obj *)o)->len + 1;
+    else if (tp == &ouro_tuple_type)
+        size += ((const ouro_tuple_obj *)o)->len * sizeof(ouro_object *);
+    return size + ouro__preheader_size(tp);
+}
+
+void ouro__block_free(ouro_thread *t, void *block, size_t bytes)
+{
+    int cls = ouro__pool_class(bytes);
+    if (cls >= 0)
+        ouro__pool_free(t ? &t->pool : NULL, cls, block);
+    else
+        ouro__mem_free(block);
+}
+
 ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
 {
     ouro_thread *t = ouro__self_or_die("allocating an object");
-    /* Tracked types get the registry's links in front (heap.h). */
+    /* Tracked types get the registry's links in front (heap.h).  Object
+     * memory comes from this thread's pool cache (pool.h), if the block
+     * has a class. */
     size_t pre = ouro__preheader_size(type);
-    char *block = ouro__mem_alloc(size + pre);
+    int cls = ouro__pool_class(size + pre);
+    char *block = cls >= 0 ? ouro__pool_alloc(&t->pool, cls)
+                           : ouro__mem_alloc(size + pre);
     if (OURO_UNLIKELY(!block))
         return NULL;
     if (pre)
@@ -55,7 +79,8 @@ void ouro__free_unshared(ouro_object *o)
     ouro_thread *t = ouro__self_or_die("freeing an object");
     OURO__COUNT(t, freed, 1);
     ouro__heap_untrack(o);
-    ouro__mem_free(ouro__object_block(o, o->ob_type));
+    ouro__block_free(t, ouro__object_block(o, o->ob_type),
+                     ouro__block_bytes(o));
 }
 
 ouro_object *ouro_new(const ouro_type *type)

@@ -7,6 +7,7 @@
 #include "heap.h"
 #include "weakref.h"
 #include "orphan.h"
+#include "pool.h"
 #include "thread.h"
 
 #include <stdlib.h>
@@ -79,6 +80,7 @@ int ouro_init(const ouro_config *config)
     ouro__rt.pause_cpu_clock = cfg.pause_cpu_clock != 0;
     ouro__rt.hash_seed = random_seed();
     ouro__reset_registry();
+    ouro__pool_init(&cfg);
     ouro__heap_init();
     ouro__weak_init();
     int err = ouro__gp_init();
@@ -87,6 +89,7 @@ int ouro_init(const ouro_config *config)
     if (err != OURO_OK) {
         ouro__weak_fini();
         ouro__gp_fini();
+        ouro__pool_fini();
         return err;
     }
     /* release: pairs with the acquire in ouro_thread_attach. */
@@ -97,6 +100,7 @@ int ouro_init(const ouro_config *config)
         ouro__builtin_fini();
         ouro__weak_fini();
         ouro__gp_fini();
+        ouro__pool_fini();
     }
     return err;
 }
@@ -122,6 +126,7 @@ void ouro_shutdown(void)
     ouro__builtin_fini();
     ouro__weak_fini();
     ouro__gp_fini();
+    ouro__pool_fini();   /* last: the frees above give blocks back */
 }
 
 void ouro_get_stats(ouro_stats *out)
@@ -138,6 +143,7 @@ void ouro_get_stats(ouro_stats *out)
     out->resurrected = c.resurrected;
     out->merges = c.merges;
     out->queued_merges = c.queued_merges;
+    out->pool_bytes = ouro__pool_bytes();
     out->batches_applied = c.batches_applied;
     out->grace_periods = ouro__gp_count();
     out->max_free_slice_ns = c.max_slice_ns;

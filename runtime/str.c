@@ -100,7 +100,7 @@ static void free_interned(ouro_object *key, ouro_object *value, void *arg)
 {
     (void)value;
     (void)arg;
-    ouro__mem_free(key);
+    ouro__block_free(ouro__self, key, ouro__block_bytes(key));
 }
 
 void ouro__intern_fini(void)

@@ -243,6 +243,7 @@ static void detach_thread(ouro_thread *t)
     ouro__orphan_hand_over(t);
 
     ouro__quarantine_flush(t);
+    ouro__pool_flush(&t->pool);   /* after the last free */
     ouro__decbuf_fini(t);
     pthread_mutex_lock(&ouro__registry_lock);
     accumulate(&ouro__dead_totals, t);

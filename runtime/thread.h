@@ -10,6 +10,7 @@
 #define OURO_THREAD_H
 
 #include "gp.h"
+#include "pool.h"
 
 #include <pthread.h>
 
@@ -78,6 +79,8 @@ typedef struct ouro_thread {
     ouro_object **mq_spare;            /* owner */
     size_t mq_spare_cap;               /* owner */
     _Atomic bool mq_nonempty;          /* set under registry, read lock-free */
+
+    ouro__pool_caches pool;            /* owner: object memory (pool.h) */
 
     struct ouro_thread *next, *prev;   /* registry */
     struct ouro_thread_counters c;     /* counter */
