@@ -48,8 +48,9 @@ ouro_object *ouro__alloc_object(const ouro_type *type, size_t size)
      * malloc aligns to 16 on every 64-bit ABI we build for, and so must a
      * configured allocator. */
     if (OURO_UNLIKELY((uintptr_t)o & 15))
-        ouro__fatal("the configured malloc_fn returned a block not aligned "
-                    "to 16 bytes (%p)", (void *)block);
+        ouro__fatal("an object block not aligned to 16 bytes (%p): the "
+                    "configured malloc_fn must align as malloc does",
+                    (void *)block);
     /* Plain (relaxed) stores: the object is not shared yet; whoever
      * publishes it does so with a release store. */
     if (OURO_LIKELY(!t->internal)) {
@@ -138,6 +139,12 @@ int ouro_make_immortal(ouro_object *o)
     atomic_store_explicit(&o->ob_ref_local, OURO__IMMORTAL_LOCAL,
                           memory_order_relaxed);
     atomic_store_explicit(&o->ob_tid, 0, memory_order_relaxed);
+    /* Never freed, so its chunk must outlive ouro_shutdown (interned
+     * strings excepted: the intern table frees them). */
+    if (!(atomic_load_explicit(&o->ob_gc, memory_order_relaxed) &
+          OURO__GC_INTERNED) &&
+        ouro__pool_class(ouro__block_bytes(o)) >= 0)
+        ouro__pool_pin();
     OURO__COUNT(t, immortalized, 1);
     return OURO_OK;
 }

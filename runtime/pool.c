@@ -4,7 +4,8 @@
  *
  * A batch is a list of free blocks linked through their first word; in the
  * depot its first block also holds the next batch (second word) and the
- * batch's length (third word): every block is 32 bytes or more.  A block
+ * batch's length (third word): every block in use is 32 bytes or more
+ * (an object is 24 or more; class 0 stays empty).  A block
  * is in exactly one place: handed out, in one thread's cache, or in one
  * depot batch.  The depot's lock orders a batch's hand-over, so whatever a
  * thread wrote to a block before it gave the batch away happens before
@@ -36,9 +37,8 @@ _Static_assert(OURO__POOL_GRAIN * 2 >= 3 * sizeof(void *),
 bool ouro__pool_on;
 
 typedef struct depot {
-    pthread_mutex_t lock;
+    _Alignas(64) pthread_mutex_t lock;   /* one line per class, or more */
     void *batches;      /* through each first block's second word */
-    char pad[64 - sizeof(pthread_mutex_t) % 64 - sizeof(void *)];
 } depot;
 
 static depot depots[OURO__POOL_CLASSES];
@@ -46,6 +46,7 @@ static depot depots[OURO__POOL_CLASSES];
 static pthread_mutex_t chunk_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *chunks;                /* every chunk, through its first word */
 static _Atomic size_t chunk_bytes;  /* written under chunk_lock */
+static atomic_bool pinned;          /* an immortal object is in a chunk */
 
 static size_t block_size(int cls)
 {
@@ -63,6 +64,12 @@ void ouro__pool_init(const ouro_config *cfg)
         pthread_mutex_init(&depots[i].lock, NULL);
         depots[i].batches = NULL;
     }
+    atomic_store_explicit(&pinned, false, memory_order_relaxed);
+}
+
+void ouro__pool_pin(void)
+{
+    atomic_store_explicit(&pinned, true, memory_order_relaxed);
 }
 
 void ouro__pool_fini(void)
@@ -72,6 +79,10 @@ void ouro__pool_fini(void)
     chunks = NULL;
     atomic_store_explicit(&chunk_bytes, 0, memory_order_relaxed);
     pthread_mutex_unlock(&chunk_lock);
+    /* relaxed: every thread that could pin has detached, and the registry
+     * lock ordered its work before ours. */
+    if (atomic_load_explicit(&pinned, memory_order_relaxed))
+        c = NULL;   /* an immortal lives in one of them: left in place */
     while (c) {
         void *next = *(void **)c;
         ouro__mem_free(c);

@@ -7,8 +7,9 @@
  * classes, 16 bytes apart.  A thread allocates from and frees into its own
  * cache of each class, without atomics; whole batches of
  * OURO__POOL_BATCH blocks move between the caches and a shared depot under
- * its lock; the depot cuts new blocks from chunks it never gives back
- * until ouro_shutdown.  So a block freed by one thread (the collector,
+ * its lock; a thread whose caches and the depot are empty cuts new
+ * blocks from a chunk of its own, and chunks go back only at
+ * ouro_shutdown.  So a block freed by one thread (the collector,
  * freeing garbage the mutators made) reaches another in a batch.
  *
  * The pools are off, and every block comes from ouro__mem_alloc, when the
@@ -87,7 +88,11 @@ void ouro__pool_flush(ouro__pool_caches *p);
 
 /* ouro_init: the pools start empty, on unless `cfg` names an allocator. */
 void ouro__pool_init(const ouro_config *cfg);
-/* ouro_shutdown, after every thread detached: the chunks are freed. */
+/* An object in the pools will never be freed (ouro_make_immortal): the
+ * chunks outlive ouro_shutdown. */
+void ouro__pool_pin(void);
+/* ouro_shutdown, after every thread detached: the chunks are freed, unless
+ * pinned. */
 void ouro__pool_fini(void);
 /* Bytes of chunks the pools hold (in use or free). */
 size_t ouro__pool_bytes(void);

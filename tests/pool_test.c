@@ -189,6 +189,35 @@ static void every_size_goes_back_to_its_class(void **state)
     ouro_decref(item);
 }
 
+/* An immortal object is never freed, even by ouro_shutdown: its chunk stays,
+ * so a later run's objects (cut from new chunks, which malloc would place
+ * in the memory of freed ones) never overwrite it. */
+static void an_immortal_outlives_shutdown(void **state)
+{
+    (void)state;
+    ouro_config cfg = {.gc_disabled = 1};
+    assert_int_equal(ouro_test_start(&cfg), 0);
+    ouro_object *keep = ouro_record_new(&rec_type);
+    assert_non_null(keep);
+    assert_int_equal(ouro_make_immortal(keep), OURO_OK);
+    for (int i = 0; i < MANY; i++)
+        ouro_decref(ouro_record_new(&rec_type));
+    assert_int_equal(ouro_test_teardown(NULL), 0);
+
+    assert_int_equal(ouro_test_start(&cfg), 0);
+    static ouro_object *fresh[4 * MANY];
+    for (int i = 0; i < 4 * MANY; i++) {
+        fresh[i] = ouro_record_new(&rec_type);
+        assert_non_null(fresh[i]);
+        assert_ptr_not_equal(fresh[i], keep);
+    }
+    assert_ptr_equal(ouro_type_of(keep), &rec_type);
+    assert_int_equal(ouro_refcnt(keep), OURO_IMMORTAL_REFCNT);
+    for (int i = 0; i < 4 * MANY; i++)
+        ouro_decref(fresh[i]);
+    assert_int_equal(ouro_test_teardown(NULL), 0);
+}
+
 static atomic_long mallocs;
 
 static void *counting_malloc(size_t size, void *ctx)
@@ -233,6 +262,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(every_size_goes_back_to_its_class,
                                         setup, ouro_test_teardown),
         cmocka_unit_test(a_configured_allocator_sees_every_object),
+        cmocka_unit_test(an_immortal_outlives_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -161,9 +161,10 @@ static inline void ouro_setref(ouro_object **slot, ouro_object *value);
  */
 typedef struct ouro_config {
     /* Allocator for objects and runtime memory (both or neither); NULL
-     * means malloc/free, with objects of up to 512 bytes served from
-     * per-thread pools (docs/allocator.md).  A configured allocator sees
-     * one call per object (the pools are off).  malloc_fn returns NULL on
+     * means malloc/free, with object blocks of up to 512 bytes (a
+     * tracked object's 16-byte pre-header included) served from
+     * per-thread pools (docs/allocator.md; off under AddressSanitizer).  A
+     * configured allocator sees one call per object (no pools).  malloc_fn returns NULL on
      * failure, and blocks aligned to 16 bytes, as malloc does (a
      * misaligned object block is a fatal error). */
     void *(*malloc_fn)(size_t size, void *ctx);
@@ -243,7 +244,7 @@ typedef struct ouro_stats {
     uint64_t max_free_slice_objects;
     /* Bytes the object pools hold, blocks in use and free alike: they are
      * reused, never returned before ouro_shutdown (docs/allocator.md); 0
-     * when the pools are off (a configured allocator). */
+     * when the pools are off (a configured allocator, or AddressSanitizer). */
     uint64_t pool_bytes;
     uint32_t attached_threads;  /* user threads (not the collector's) */
 } ouro_stats;
