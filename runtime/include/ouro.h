@@ -163,10 +163,10 @@ typedef struct ouro_config {
     /* Allocator for objects and runtime memory (both or neither); NULL
      * means malloc/free, with object blocks of up to 512 bytes (a
      * tracked object's 16-byte pre-header included) served from
-     * per-thread pools (docs/allocator.md; off under AddressSanitizer).  A
-     * configured allocator sees one call per object (no pools).  malloc_fn returns NULL on
-     * failure, and blocks aligned to 16 bytes, as malloc does (a
-     * misaligned object block is a fatal error). */
+     * per-thread pools (docs/allocator.md; off under AddressSanitizer).
+     * A configured allocator sees one call per object (no pools).
+     * malloc_fn returns NULL on failure, and blocks aligned to 16 bytes,
+     * as malloc does (a misaligned object block is a fatal error). */
     void *(*malloc_fn)(size_t size, void *ctx);
     void (*free_fn)(void *ptr, void *ctx);
     void *alloc_ctx;
