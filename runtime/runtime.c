@@ -113,6 +113,10 @@ void ouro_shutdown(void)
     if (!ouro__self && ouro_thread_attach() != OURO_OK)
         ouro__fatal("ouro_shutdown could not attach to free what remains");
     ouro__gc_stop();
+    /* A thread that has left the registry may still be detaching (one that
+     * exited without being joined): its last frees and hand-overs must
+     * land before the pools and the grace periods go. */
+    ouro__registry_wait_detaches();
     uint32_t n = ouro__registry_count();
     if (n > 1)
         ouro__fatal("ouro_shutdown while %u other thread(s) are still "

@@ -35,6 +35,11 @@ pthread_mutex_t ouro__registry_lock = PTHREAD_MUTEX_INITIALIZER;
 struct ouro_thread_totals ouro__dead_totals;      /* registry */
 static ouro_thread *registry_head;                /* registry */
 static uint32_t registry_count;                   /* registry */
+/* Threads out of the registry whose detach has not finished; the last one
+ * to finish broadcasts detaches_done. */
+static uint32_t detaching;                        /* registry */
+static uint32_t detach_waiters;                   /* registry */
+static pthread_cond_t detaches_done = PTHREAD_COND_INITIALIZER;
 static uint32_t next_tid = 1;                     /* registry */
 
 static pthread_key_t exit_key;
@@ -84,6 +89,27 @@ void ouro__registry_each(void (*fn)(ouro_thread *t, void *arg), void *arg)
     for (ouro_thread *t = registry_head; t; t = t->next)
         fn(t, arg);
     pthread_mutex_unlock(&ouro__registry_lock);
+}
+
+void (*_Atomic ouro__detach_test_hook)(void);
+
+void ouro__registry_wait_detaches(void)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    while (detaching) {
+        detach_waiters++;
+        pthread_cond_wait(&detaches_done, &ouro__registry_lock);
+        detach_waiters--;
+    }
+    pthread_mutex_unlock(&ouro__registry_lock);
+}
+
+uint32_t ouro__registry_detach_waiters(void)
+{
+    pthread_mutex_lock(&ouro__registry_lock);
+    uint32_t n = detach_waiters;
+    pthread_mutex_unlock(&ouro__registry_lock);
+    return n;
 }
 
 uint32_t ouro__registry_count(void)
@@ -232,9 +258,14 @@ static void detach_thread(ouro_thread *t)
 
     pthread_mutex_lock(&ouro__registry_lock);             /* step 2 */
     registry_remove_locked(t);
+    detaching++;   /* ouro_shutdown waits for the rest of this detach */
     t->tid = OURO__TID_NONE;
     ouro__tls.tid = OURO__TID_NONE;
     pthread_mutex_unlock(&ouro__registry_lock);
+    void (*hook)(void) = atomic_load_explicit(&ouro__detach_test_hook,
+                                              memory_order_relaxed);
+    if (OURO_UNLIKELY(hook != NULL))
+        hook();
 
     ouro__process_merge_queue(t);                         /* step 3 */
     ouro__mem_free(t->mq);   /* nobody queues now */
@@ -245,10 +276,13 @@ static void detach_thread(ouro_thread *t)
     ouro__quarantine_flush(t);
     ouro__pool_flush(&t->pool);   /* after the last free */
     ouro__decbuf_fini(t);
+    ouro__gp_slot_release(t->gp);
     pthread_mutex_lock(&ouro__registry_lock);
     accumulate(&ouro__dead_totals, t);
+    /* Last: from here on this detach touches only t and its own TLS. */
+    if (--detaching == 0)
+        pthread_cond_broadcast(&detaches_done);
     pthread_mutex_unlock(&ouro__registry_lock);
-    ouro__gp_slot_release(t->gp);
     ouro__self = NULL;
     pthread_setspecific(exit_key, NULL);
     ouro__mem_free(t);

@@ -160,6 +160,16 @@ extern struct ouro_thread_totals {
  * attached threads. */
 void ouro__collect_counters(struct ouro_thread_totals *out, uint32_t *threads);
 uint32_t ouro__registry_count(void);
+/* Until no thread is between leaving the registry and the end of its
+ * detach (ouro_shutdown: such a thread still frees into the pools, hands
+ * work to the orphan pool and releases its grace-period slot).  A detach
+ * never waits, so this ends. */
+void ouro__registry_wait_detaches(void);
+/* Threads waiting in ouro__registry_wait_detaches (white-box tests). */
+uint32_t ouro__registry_detach_waiters(void);
+/* White-box tests only: called by a detaching thread right after it left
+ * the registry, before the rest of its detach. */
+extern void (*_Atomic ouro__detach_test_hook)(void);
 /* Call fn on every attached thread, under the registry lock. */
 void ouro__registry_each(void (*fn)(ouro_thread *t, void *arg), void *arg);
 void ouro__reset_registry(void);

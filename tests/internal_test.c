@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 /* ---- 1. a dict rebuild must publish its new array before it records the
  * decrements of tombstoned keys ----------------------------------------- */
@@ -767,6 +768,78 @@ static void racing_insertions_place_an_object_once(void **state)
     assert_int_equal(n, RACED);
 }
 
+
+/* ---- 9. ouro_shutdown waits for a detach in progress ------------------
+ *
+ * A thread that exits while attached detaches in its exit destructor.  If
+ * the program calls ouro_shutdown without joining it first, the thread
+ * may already be out of the registry (so shutdown counted no other
+ * thread) while it still frees into the pools, hands its batches to the
+ * orphan pool and releases its grace-period slot: after shutdown had
+ * freed all of those, before the fix. */
+
+static _Atomic int detach_in_hook, shutdown_returned, returned_early;
+
+/* Holds the detaching thread just out of the registry until ouro_shutdown
+ * waits for it (up to 10 s), and notes whether it returned first. */
+static void slow_detach(void)
+{
+    atomic_store(&detach_in_hook, 1);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        if (atomic_load(&shutdown_returned)) {
+            atomic_store(&returned_early, 1);
+            return;
+        }
+        if (ouro__registry_detach_waiters())
+            return;
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (now.tv_sec - start.tv_sec < 10);
+}
+
+static void *exits_attached(void *arg)
+{
+    (void)arg;
+    if (ouro_thread_attach() != OURO_OK)
+        return NULL;
+    /* Work for the rest of its detach: freed blocks in its pool cache,
+     * and decrements whose grace period has not ended. */
+    for (int i = 0; i < 1000; i++)
+        ouro_decref(ouro_list_new(0));
+    ouro_safepoint();
+    ouro_object *pending = ouro_str_from("dropped as it exits");
+    ouro_decref(pending);
+    return NULL;   /* still attached: the exit destructor detaches */
+}
+
+static void shutdown_waits_for_a_detach_in_progress(void **state)
+{
+    (void)state;
+    atomic_store(&detach_in_hook, 0);
+    atomic_store(&shutdown_returned, 0);
+    atomic_store(&returned_early, 0);
+    assert_int_equal(ouro_init(NULL), OURO_OK);
+    atomic_store(&ouro__detach_test_hook, slow_detach);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, exits_attached, NULL), 0);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {   /* this thread is not attached: nothing waits for it */
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (!atomic_load(&detach_in_hook) && now.tv_sec - start.tv_sec < 10);
+    assert_true(atomic_load(&detach_in_hook));
+    ouro_shutdown();   /* not joined: the thread is in its detach */
+    atomic_store(&shutdown_returned, 1);
+    pthread_join(t, NULL);
+    atomic_store(&ouro__detach_test_hook, NULL);
+    assert_false(atomic_load(&returned_early));
+    assert_int_equal(ouro__registry_detach_waiters(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +861,7 @@ int main(void)
             take_search_stays_near_on_a_wide_range, arenas_setup,
             arenas_teardown),
         OURO_TEST(racing_insertions_place_an_object_once),
+        cmocka_unit_test(shutdown_waits_for_a_detach_in_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
