@@ -12,8 +12,9 @@
  *   3. merge those last requests as an orphaning owner, then hand the
  *      batches still waiting for a grace period and the dead objects to the
  *      orphan pool (orphan.c), which attached threads drain at safepoints.
- * A thread that exits without detaching is detached by a thread-specific
- * data destructor.
+ * From step 2 to the end of step 3 the thread counts as detaching, and
+ * ouro_shutdown waits for it.  A thread that exits without detaching is
+ * detached by a thread-specific data destructor.
  */
 #include "thread.h"
 
@@ -279,13 +280,16 @@ static void detach_thread(ouro_thread *t)
     ouro__gp_slot_release(t->gp);
     pthread_mutex_lock(&ouro__registry_lock);
     accumulate(&ouro__dead_totals, t);
-    /* Last: from here on this detach touches only t and its own TLS. */
-    if (--detaching == 0)
-        pthread_cond_broadcast(&detaches_done);
     pthread_mutex_unlock(&ouro__registry_lock);
     ouro__self = NULL;
     pthread_setspecific(exit_key, NULL);
-    ouro__mem_free(t);
+    ouro__mem_free(t);   /* through the configured allocator: before... */
+    /* ...ouro_shutdown may go on, which it does from here (the registry
+     * lock is static: it outlives the runtime). */
+    pthread_mutex_lock(&ouro__registry_lock);
+    if (--detaching == 0)
+        pthread_cond_broadcast(&detaches_done);
+    pthread_mutex_unlock(&ouro__registry_lock);
 }
 
 void ouro_thread_detach(void)

@@ -778,12 +778,19 @@ static void racing_insertions_place_an_object_once(void **state)
  * orphan pool and releases its grace-period slot: after shutdown had
  * freed all of those, before the fix. */
 
-static _Atomic int detach_in_hook, shutdown_returned, returned_early;
+static _Atomic int detach_in_hook, shutdown_returned, returned_early,
+    saw_waiter;
+static _Thread_local bool exits_unjoined;   /* the thread under test */
 
-/* Holds the detaching thread just out of the registry until ouro_shutdown
- * waits for it (up to 10 s), and notes whether it returned first. */
+/* On the thread under test only (every detach runs the hook: shutdown's
+ * own, the collector's), just out of the registry: wait until
+ * ouro_shutdown waits for this detach (up to 10 s), passing quiescent
+ * points meanwhile (the slot is still online, and shutdown's flush must
+ * not wait for it), and note whether shutdown returned first. */
 static void slow_detach(void)
 {
+    if (!exits_unjoined)
+        return;
     atomic_store(&detach_in_hook, 1);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -792,8 +799,11 @@ static void slow_detach(void)
             atomic_store(&returned_early, 1);
             return;
         }
-        if (ouro__registry_detach_waiters())
+        if (ouro__registry_detach_waiters()) {
+            atomic_store(&saw_waiter, 1);
             return;
+        }
+        ouro__quiescent(ouro__self);
         struct timespec d = {0, 1000000};
         nanosleep(&d, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -805,6 +815,7 @@ static void *exits_attached(void *arg)
     (void)arg;
     if (ouro_thread_attach() != OURO_OK)
         return NULL;
+    exits_unjoined = true;
     /* Work for the rest of its detach: freed blocks in its pool cache,
      * and decrements whose grace period has not ended. */
     for (int i = 0; i < 1000; i++)
@@ -821,6 +832,7 @@ static void shutdown_waits_for_a_detach_in_progress(void **state)
     atomic_store(&detach_in_hook, 0);
     atomic_store(&shutdown_returned, 0);
     atomic_store(&returned_early, 0);
+    atomic_store(&saw_waiter, 0);
     assert_int_equal(ouro_init(NULL), OURO_OK);
     atomic_store(&ouro__detach_test_hook, slow_detach);
     pthread_t t;
@@ -837,6 +849,7 @@ static void shutdown_waits_for_a_detach_in_progress(void **state)
     pthread_join(t, NULL);
     atomic_store(&ouro__detach_test_hook, NULL);
     assert_false(atomic_load(&returned_early));
+    assert_true(atomic_load(&saw_waiter));
     assert_int_equal(ouro__registry_detach_waiters(), 0);
 }
 

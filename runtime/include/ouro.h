@@ -190,11 +190,12 @@ typedef struct ouro_config {
 
 /* Start the runtime (config may be NULL).  OURO_ESTATE if already running. */
 int ouro_init(const ouro_config *config);
-/* Stop the runtime.  Every other thread must have detached, or be
- * detaching: a thread that exits while attached (its exit destructor
- * detaches it) need not be joined first, once it has begun to exit;
- * ouro_shutdown waits for a detach in progress to finish.  The calling
- * thread is detached if it is attached.  Frees the runtime's immortals. */
+/* Stop the runtime.  Every other thread must have detached: it called
+ * ouro_thread_detach, or it exited attached (its exit destructor detaches
+ * it) and was joined.  Another thread still attached is a fatal error; one
+ * whose detach has begun but not finished (it exited and was not joined)
+ * is waited for.  The calling thread is detached if it is attached.  Frees
+ * the runtime's immortals. */
 void ouro_shutdown(void);
 
 /* Attach the calling thread (OURO_ESTATE if already attached or if the
