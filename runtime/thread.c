@@ -283,9 +283,10 @@ static void detach_thread(ouro_thread *t)
     pthread_mutex_unlock(&ouro__registry_lock);
     ouro__self = NULL;
     pthread_setspecific(exit_key, NULL);
-    ouro__mem_free(t);   /* through the configured allocator: before... */
-    /* ...ouro_shutdown may go on, which it does from here (the registry
-     * lock is static: it outlives the runtime). */
+    ouro__mem_free(t);
+    /* Last: ouro_shutdown may go on from here, and the allocator t came
+     * from (a configured one) may go with it.  The registry lock is
+     * static, so it outlives the runtime. */
     pthread_mutex_lock(&ouro__registry_lock);
     if (--detaching == 0)
         pthread_cond_broadcast(&detaches_done);
