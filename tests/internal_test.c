@@ -555,6 +555,44 @@ static void shared_decrement_run_is_one_step(void **state)
     ouro_decref(o);
 }
 
+/* Every run of one object is one step, whatever its length, and ends at
+ * the first other object wherever that falls: applying compares many
+ * entries at a time (decref_buffer.c), so here another object follows
+ * runs of every length up to and past a few of those steps. */
+#define LONGEST_RUN 40
+
+static void runs_of_every_length_are_counted_exactly(void **state)
+{
+    (void)state;
+    ouro_object *a = ouro_test_orphan_dict(), *b = ouro_test_orphan_dict();
+    const int lengths = LONGEST_RUN + 1;   /* 1..LONGEST_RUN, then 300 */
+    int of_a = 300;
+    for (int len = 1; len <= LONGEST_RUN; len++)
+        of_a += len;
+    for (int i = 0; i < of_a; i++)
+        ouro_incref(a);
+    for (int i = 0; i < lengths; i++)
+        ouro_incref(b);
+    ouro_flush();
+    /* All in one batch, or a batch's end would split a run. */
+    assert_true(of_a + lengths <= (int)ouro__rt.batch_cap);
+    atomic_store(&hooked_object, a);
+    atomic_store(&hooked_calls, 0);
+    atomic_store(&ouro__decref_test_hook, count_shared_decrements);
+    for (int len = 1; len <= lengths; len++) {
+        for (int i = 0; i < (len > LONGEST_RUN ? 300 : len); i++)
+            ouro_decref(a);
+        ouro_decref(b);
+    }
+    ouro_flush();
+    atomic_store(&ouro__decref_test_hook, NULL);
+    assert_int_equal(atomic_load(&hooked_calls), lengths);
+    assert_int_equal(ouro_refcnt(a), 1);
+    assert_int_equal(ouro_refcnt(b), 1);
+    ouro_decref(a);
+    ouro_decref(b);
+}
+
 /* ---- 7. a long collection lets grace periods end -----------------------
  *
  * The collector passes a quiescent point every so many steps of its long
@@ -859,6 +897,7 @@ int main(void)
         cmocka_unit_test(rebuild_publishes_before_releasing_tombstones),
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
         OURO_TEST(shared_decrement_run_is_one_step),
+        OURO_TEST(runs_of_every_length_are_counted_exactly),
         OURO_TEST(trial_spreads_black_along_recorded_edges),
         OURO_TEST(trial_spreads_black_through_the_objects),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
