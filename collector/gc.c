@@ -253,6 +253,7 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     gc.full_every = st->full_every = full_every;
     st->last_collection_ns = elapsed;
     st->last_collection_cpu_ns = cpu;
+    st->total_collection_cpu_ns += cpu;
     for (int p = 0; p < OURO_GC_PHASES; p++) {
         st->last_phase_ns[p] = run.phase_ns[p];
         st->total_phase_ns[p] += run.phase_ns[p];

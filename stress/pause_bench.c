@@ -346,10 +346,12 @@ int main(int argc, char **argv)
            after.last_phase_ns[OURO_GC_PHASE_FINALIZE] / 1e6,
            after.last_phase_ns[OURO_GC_PHASE_FREE] / 1e6);
     printf("  mutator pauses during the collection: %llu, p50 %.2f us, p99 "
-           "%.2f us, p99.9 %.2f us, max %.2f us (%llu mutator ops in all)\n",
+           "%.2f us, p99.9 %.2f us, max %.2f us (%llu mutator ops in all; "
+           "%llu safepoints waited for the collection to catch up)\n",
            (unsigned long long)ps.count, ps.p50_ns / 1e3, ps.p99_ns / 1e3,
            ps.p999_ns / 1e3, ps.max_ns / 1e3,
-           (unsigned long long)atomic_load(&mutator_ops));
+           (unsigned long long)atomic_load(&mutator_ops),
+           (unsigned long long)(after.paced - before.paced));
     printf("  the same pauses by the threads' CPU clocks (work done, without "
            "waiting for a CPU): p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max "
            "%.2f us\n", pc.p50_ns / 1e3, pc.p99_ns / 1e3, pc.p999_ns / 1e3,
@@ -372,13 +374,14 @@ int main(int argc, char **argv)
            "\"cpu_ns_per_object\": %.2f, "
            "\"cpython_ns_per_object\": %.2f, \"pause_p50_us\": %.3f, "
            "\"pause_p99_us\": %.3f, \"pause_p999_us\": %.3f, "
-           "\"pause_max_us\": %.3f, \"pauses\": %llu, "
+           "\"pause_max_us\": %.3f, \"pauses\": %llu, \"paced\": %llu, "
            "\"pause_cpu_p99_us\": %.3f, \"pause_cpu_max_us\": %.3f, "
            "\"floor_max_us\": %.3f, \"floor_cpu_max_us\": %.3f, "
            "\"floor_alone_max_us\": %.3f, \"floor_alone_cpu_max_us\": %.3f}\n",
            live_n, garbage_n, (unsigned long long)collected, collect_ms,
            ns_per, cpu_ns_per, py_ns, ps.p50_ns / 1e3, ps.p99_ns / 1e3, ps.p999_ns / 1e3,
-           ps.max_ns / 1e3, (unsigned long long)ps.count, pc.p99_ns / 1e3,
+           ps.max_ns / 1e3, (unsigned long long)ps.count,
+           (unsigned long long)(after.paced - before.paced), pc.p99_ns / 1e3,
            pc.max_ns / 1e3, fl.max_ns / 1e3, fl.cpu_max_ns / 1e3,
            fl_alone.max_ns / 1e3, fl_alone.cpu_max_ns / 1e3);
     return 0;

@@ -320,6 +320,8 @@ static void callbacks_and_statistics(void **state)
     assert_int_equal(st.collected, 1);
     assert_true(st.candidates >= 1);
     assert_true(st.total_phase_ns[OURO_GC_PHASE_VALIDATE] > 0);
+    assert_true(st.last_collection_cpu_ns > 0);
+    assert_true(st.total_collection_cpu_ns > st.last_collection_cpu_ns);
 }
 
 static void pause_histogram_reports_percentiles(void **state)

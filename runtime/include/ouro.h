@@ -328,6 +328,8 @@ typedef struct ouro_gc_stats {
                                      to the next full one */
     uint64_t full_every;          /* automatic collections from one full
                                      one to the next, at most, now */
+    uint64_t total_collection_cpu_ns;  /* CPU time the collector used for
+                                          all of them */
 } ouro_gc_stats;
 
 void ouro_gc_get_stats(ouro_gc_stats *out);

@@ -193,7 +193,8 @@ int ouro_server(const peer_options *o)
            "\"idle_collect_ms\": %.1f, \"idle_collect_found\": %lld, "
            "\"collections\": %llu, \"collected\": %llu, "
            "\"candidates\": %llu, \"examined\": %llu, \"deferred\": %llu, "
-           "\"full_collections\": %llu, \"collecting_s\": %.3f, \"phase_s\": {\"candidates\": %.3f, "
+           "\"full_collections\": %llu, \"collecting_s\": %.3f, "
+           "\"collector_cpu_s\": %.3f, \"paced\": %llu, \"phase_s\": {\"candidates\": %.3f, "
            "\"trial\": %.3f, \"validate\": %.3f, \"finalize\": %.3f, "
            "\"free\": %.3f}, "
            "\"objects_at_start\": %llu, \"objects_at_end\": %llu, "
@@ -215,6 +216,8 @@ int ouro_server(const peer_options *o)
            (unsigned long long)(g1.deferred - g0.deferred),
            (unsigned long long)(g1.full_collections - g0.full_collections),
            (phases_ns(&g1) - phases_ns(&g0)) / 1e9,
+           (g1.total_collection_cpu_ns - g0.total_collection_cpu_ns) / 1e9,
+           (unsigned long long)(g1.paced - g0.paced),
            phase_s(&g0, &g1, OURO_GC_PHASE_CANDIDATES),
            phase_s(&g0, &g1, OURO_GC_PHASE_TRIAL),
            phase_s(&g0, &g1, OURO_GC_PHASE_VALIDATE),
