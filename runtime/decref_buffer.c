@@ -16,7 +16,6 @@
 #include "refcount.h"
 
 #include <sched.h>
-#include <string.h>
 #include <time.h>
 
 #define SPARE_BATCHES 2
@@ -111,35 +110,6 @@ void ouro__decbuf_seal(ouro_thread *t)
 
 #define PREFETCH_AHEAD 8
 
-/* Are the next RUN_STEP entries all o?  Eight vector comparisons instead
- * of a branch per entry: a thread that counts one object over and over
- * records long runs of it.  A pointer is equal where all its lanes are. */
-typedef uint32_t run_vec __attribute__((vector_size(16)));
-#define RUN_STEP (8 * sizeof(run_vec) / sizeof(ouro_object *))
-
-static inline run_vec run_lanes(ouro_object *const *e, size_t i)
-{
-    run_vec v;
-    memcpy(&v, (const char *)e + i * sizeof v, sizeof v);
-    return v;
-}
-
-static inline bool run_continues(ouro_object *const *e, ouro_object *o)
-{
-    ouro_object *fill[sizeof(run_vec) / sizeof(ouro_object *)];
-    for (size_t i = 0; i < sizeof fill / sizeof *fill; i++)
-        fill[i] = o;
-    run_vec want;
-    memcpy(&want, fill, sizeof want);
-    run_vec eq = (run_lanes(e, 0) == want) & (run_lanes(e, 1) == want) &
-                 (run_lanes(e, 2) == want) & (run_lanes(e, 3) == want) &
-                 (run_lanes(e, 4) == want) & (run_lanes(e, 5) == want) &
-                 (run_lanes(e, 6) == want) & (run_lanes(e, 7) == want);
-    uint64_t half[2];
-    memcpy(half, &eq, sizeof half);
-    return (half[0] & half[1]) == UINT64_MAX;
-}
-
 /* Apply b's entries from b->pos, about `budget` of them (a run of one
  * object is not split); true once the batch is done. */
 static bool apply_entries(ouro_thread *t, ouro_batch *b, uint32_t budget)
@@ -162,9 +132,10 @@ static bool apply_entries(ouro_thread *t, ouro_batch *b, uint32_t budget)
             ouro__apply_decref(t, o);   /* reports ouro_decref(NULL) */
         uint32_t n = 1;
         if (e < end && *e == o) {   /* a run of the same object */
-            while ((size_t)(end - e) >= RUN_STEP && run_continues(e, o)) {
-                e += RUN_STEP;
-                n += RUN_STEP;
+            while ((size_t)(end - e) >= OURO__RUN_STEP &&
+                   ouro__run_continues(e, o)) {
+                e += OURO__RUN_STEP;
+                n += OURO__RUN_STEP;
             }
             while (e < end && *e == o) {
                 e++;

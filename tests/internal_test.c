@@ -593,6 +593,34 @@ static void runs_of_every_length_are_counted_exactly(void **state)
     ouro_decref(b);
 }
 
+/* The scan itself, on made-up pointers (it never reads through them):
+ * one entry unlike the others, at every position of a step, unlike in its
+ * low half or in its high half only.  Two objects of one heap mostly
+ * share their high halves, so the test above would miss a high lane left
+ * out of the comparison. */
+static void run_scan_compares_every_lane(void **state)
+{
+    (void)state;
+    uintptr_t base = (uintptr_t)0x7f0012345670u;
+    uintptr_t unlike[2] = {base ^ 0x100u, 0};
+    size_t kinds = 1;
+    if (sizeof(uintptr_t) > 4)   /* a high half to differ in */
+        unlike[kinds++] = base ^ ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 20));
+    ouro_object *o = (ouro_object *)base;
+    ouro_object *e[OURO__RUN_STEP];
+    for (size_t i = 0; i < OURO__RUN_STEP; i++)
+        e[i] = o;
+    assert_true(ouro__run_continues(e, o));
+    for (size_t k = 0; k < kinds; k++)
+        for (size_t i = 0; i < OURO__RUN_STEP; i++) {
+            e[i] = (ouro_object *)unlike[k];
+            if (ouro__run_continues(e, o))
+                fail_msg("entry %zu differing in its %s half was taken for "
+                         "the run", i, k ? "high" : "low");
+            e[i] = o;
+        }
+}
+
 /* ---- 7. a long collection lets grace periods end -----------------------
  *
  * The collector passes a quiescent point every so many steps of its long
@@ -898,6 +926,7 @@ int main(void)
         OURO_TEST(orphan_pool_applies_ready_batches_in_any_order),
         OURO_TEST(shared_decrement_run_is_one_step),
         OURO_TEST(runs_of_every_length_are_counted_exactly),
+        OURO_TEST(run_scan_compares_every_lane),
         OURO_TEST(trial_spreads_black_along_recorded_edges),
         OURO_TEST(trial_spreads_black_through_the_objects),
         OURO_TEST(safepoints_do_not_pile_up_small_batches),
