@@ -186,9 +186,11 @@ void ouro__cand_fini(void)
     }
 }
 
-/* Put o in `set`; false if it was BUFFERED already or has no bit.  A
+/* Put o in `set` (BY_AGE: the old set if o is old, else the young one);
+ * the set it went to, or -1 if it was BUFFERED already or has no bit.  A
  * taken candidate (still BUFFERED, in no set) is put there all the same. */
-static bool insert(int set, ouro_object *o, bool taken_one)
+#define BY_AGE (-1)
+static int insert(int set, ouro_object *o, bool taken_one)
 {
     place p;
     if (OURO_UNLIKELY(!locate(o, true, &p))) {
@@ -201,31 +203,45 @@ static bool insert(int set, ouro_object *o, bool taken_one)
                                                 memory_order_relaxed) &
                            OURO__GC_BUFFERED))
             ouro__cand_overflow_set();
-        return false;
+        return -1;
     }
     /* The flag's old value decides who puts o in a set: a mutator's
-     * buffering (young) and a walk's boundary insertion (old) of one
-     * object may race, and a BUFFERED object is in exactly one set (or
-     * taken).  relaxed: the bit, not the flag, is what a take reads. */
+     * buffering and a walk's boundary insertion of one object may race,
+     * and a BUFFERED object is in exactly one set (or taken).  relaxed:
+     * the bit, not the flag, is what a take reads.  OLD comes with the
+     * same load; a stale one (the collector makes o old meanwhile) only
+     * sends o to the young set, which moves it on when it is taken. */
     uint32_t prev = atomic_fetch_or_explicit(&o->ob_gc, OURO__GC_BUFFERED,
                                              memory_order_relaxed);
     if ((prev & OURO__GC_BUFFERED) && !taken_one)
-        return false;
+        return -1;
+    if (set == BY_AGE)
+        set = (prev & OURO__GC_OLD) ? OLD_SET : YOUNG_SET;
     publish(set, p.dir, p.region, p.reg, p.word, p.bit);
-    return true;
+    return set;
 }
 
+/* An old object goes straight to the old set: a decrement of a live old
+ * object (a read, in a server) is no sign of young garbage, so it neither
+ * counts for the young trigger nor makes a young collection hold it only
+ * to move it on (docs/collector.md, "Generations"). */
 void ouro__buffer_candidate(ouro_object *o)
 {
-    if (!insert(YOUNG_SET, o, false))
-        return;
-    uint64_t n = atomic_fetch_add_explicit(&added, 1, memory_order_relaxed) + 1;
-    ouro__gc_candidates_grew(n);
+    int set = insert(BY_AGE, o, false);
+    if (set == YOUNG_SET) {
+        uint64_t n =
+            atomic_fetch_add_explicit(&added, 1, memory_order_relaxed) + 1;
+        ouro__gc_candidates_grew(n);
+    } else if (set == OLD_SET) {
+        uint64_t n =
+            atomic_fetch_add_explicit(&old_added, 1, memory_order_relaxed) + 1;
+        ouro__gc_old_candidates_grew(n);
+    }
 }
 
 bool ouro__cand_defer(ouro_object *o)
 {
-    if (!insert(OLD_SET, o, true))
+    if (insert(OLD_SET, o, true) < 0)
         return false;
     atomic_fetch_add_explicit(&old_added, 1, memory_order_relaxed);
     return true;
@@ -233,7 +249,7 @@ bool ouro__cand_defer(ouro_object *o)
 
 void ouro__cand_buffer_old(ouro_object *o)
 {
-    if (insert(OLD_SET, o, false))
+    if (insert(OLD_SET, o, false) >= 0)
         atomic_fetch_add_explicit(&old_added, 1, memory_order_relaxed);
 }
 
@@ -370,14 +386,19 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro__taken *out)
      * that ran out of memory left behind; make_room grows it). */
     uint64_t young_added =
         atomic_exchange_explicit(&added, 0, memory_order_relaxed);
-    uint64_t expect =
-        young_added +
-        (young ? 0 : atomic_load_explicit(&old_added, memory_order_relaxed));
+    /* Mutators add to the old set too: its count starts over before the
+     * take, like the young one, so that what they add during the take
+     * counts for the next (an upper bound: some of it is taken now). */
+    uint64_t old_seen =
+        young ? 0 : atomic_exchange_explicit(&old_added, 0,
+                                             memory_order_relaxed);
+    uint64_t expect = young_added + old_seen;
     if (expect > REGION_WORDS)
         expect = REGION_WORDS;
     if (expect && !make_room(&t, expect)) {
         /* All stay for the next time, and count for its trigger. */
         atomic_fetch_add_explicit(&added, young_added, memory_order_relaxed);
+        atomic_fetch_add_explicit(&old_added, old_seen, memory_order_relaxed);
         *out = (ouro__taken){NULL, 0, 0};
         return OURO_ENOMEM;
     }
@@ -399,9 +420,9 @@ int ouro__cand_take_all(ouro_thread *self, bool young, ouro__taken *out)
             }
         }
     }
-    /* Only the collector inserts into the old set, and it is here. */
-    if (!young && !t.failed)
-        atomic_store_explicit(&old_added, 0, memory_order_relaxed);
+    /* A full take that ran out of memory left old entries in place. */
+    if (!young && t.failed)
+        atomic_fetch_add_explicit(&old_added, old_seen, memory_order_relaxed);
     /* Those left in place count for the next trigger again. */
     if (t.failed && young_added > t.young)
         atomic_fetch_add_explicit(&added, young_added - t.young,

@@ -10,10 +10,11 @@
  *
  * Two sets, young and old, kept as one bitmap each over the address space
  * (a bit per 16-byte granule; candidates.c has the layout and the
- * argument).  Mutators buffer into the young set.  A young collection
- * (collector/collect.c) takes only the young set and moves the old
- * objects among them to the old set, where the next full collection finds
- * them (docs/collector.md, "Generations").  Insertion, removal and the
+ * argument).  Mutators buffer a young object into the young set and an
+ * old one into the old set.  A young collection (collector/collect.c)
+ * takes only the young set and moves the objects among them that became
+ * old since they were buffered to the old set, where the next full
+ * collection finds them (docs/collector.md, "Generations").  Insertion, removal and the
  * take are lock-free.  Whoever sets BUFFERED (one atomic OR) puts the
  * object in a set; it is cleared by whoever ends the object's candidacy:
  * the thread that removes it at its death, the collector when it holds it,
@@ -102,8 +103,9 @@ void ouro__taken_free(ouro__taken *t);
  * _defer returns false without memory. */
 bool ouro__cand_defer(ouro_object *o);
 void ouro__cand_buffer_old(ouro_object *o);
-/* Candidates put in the old set since the last full take (an upper
- * bound: those that died since are counted). */
+/* Candidates put in the old set since the last full take began (an upper
+ * bound: those that died since, and those a mutator added while that take
+ * ran, are counted). */
 uint64_t ouro__cand_old_count(void);
 
 /* o is about to be freed by the collector: if it is BUFFERED, take it out

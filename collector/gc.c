@@ -90,6 +90,19 @@ void ouro__gc_candidates_grew(uint64_t n)
         ouro__gc_request();
 }
 
+/* The old trigger sums the registry's shard counts: every this many
+ * insertions only. */
+#define OLD_CHECK_EVERY 1024
+
+void ouro__gc_old_candidates_grew(uint64_t n)
+{
+    if (n % OLD_CHECK_EVERY)
+        return;
+    if (n >= atomic_load_explicit(&gc.base_threshold, memory_order_relaxed) &&
+        n * 4 >= ouro__heap_count())
+        ouro__gc_request();
+}
+
 void ouro__gc_pace_begin(uint64_t taken)
 {
     if (!gc.pace_wait_ns)

@@ -17,6 +17,12 @@ void ouro__gc_fini(void);
 /* The candidate set reached n entries: maybe wake the collector, or, if
  * the running collection has fallen behind, start pacing the mutators. */
 void ouro__gc_candidates_grew(uint64_t n);
+/* The old set reached n entries since the last full take: once that is a
+ * quarter of the tracked objects (and the base threshold), ask for a
+ * collection, which full_due() makes full.  Never paces: old candidates
+ * are live objects that were read, or old garbage, which is bounded by
+ * what collections made old. */
+void ouro__gc_old_candidates_grew(uint64_t n);
 /* Ask for an automatic collection now (if automatic collection is on),
  * whatever the candidate count. */
 void ouro__gc_request(void);

@@ -270,9 +270,10 @@ int64_t ouro_gc_collect(void);
 
 /* Generations.  An object that a collection examined and kept is old.
  * Automatic collections are young: they examine only candidates that are
- * not old (the old ones wait in the old set), and their walks stop at old
- * objects.  Every OURO_GC_FULL_EVERY-th automatic collection, or sooner
- * once the old set holds a quarter of the tracked objects, is full, as is
+ * not old (the old ones wait in the old set, and do not count for the
+ * threshold), and their walks stop at old objects.  Every
+ * OURO_GC_FULL_EVERY-th automatic collection, or sooner once the old set
+ * holds a quarter of the tracked objects, is full, as is
  * every ouro_gc_collect().  While full collections find little garbage
  * (less than an eighth of what they examine) the interval doubles, up to
  * OURO_GC_FULL_EVERY_MAX; a full one that finds half or more sets it back
@@ -292,7 +293,8 @@ int ouro_gc_isenabled(void);
 /* Candidate count that triggers an automatic collection. */
 void ouro_gc_set_threshold(uint64_t candidates);
 uint64_t ouro_gc_get_threshold(void);
-/* Candidates buffered since the last collection. */
+/* Young candidates buffered since the last collection (a decrement of an
+ * old object puts it in the old set, which this does not count). */
 uint64_t ouro_gc_get_count(void);
 
 /* A user type whose objects change the references they hold after being
