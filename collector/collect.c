@@ -69,6 +69,13 @@ typedef struct gc_ctx {
     /* Validation: the run of trial deletion's recorded targets of the node
      * being traversed, [replay, replay_end) in tdst (visit_count). */
     size_t replay, replay_end;
+    /* A young collection's references to old objects it did not enter, in
+     * table order of their sources: validation and the free read those
+     * objects again (a lookup, a release), and prefetch them from here a
+     * few nodes ahead.  A hint only: lost without memory. */
+    struct gc_far { size_t src; const ouro_object *obj; } *far;
+    size_t nfar, far_cap;
+    bool far_lost;
 } gc_ctx;
 
 /* A quiescent point every QUIESCE_EVERY steps of a loop over the
@@ -103,6 +110,32 @@ static bool append_u32(uint32_t **v, size_t *n, size_t *cap, uint32_t x,
         return false;
     (*v)[(*n)++] = x;
     return true;
+}
+
+/* Note that node c->cur refers to `obj`, which is no node (see gc_ctx). */
+static void note_far(gc_ctx *c, const ouro_object *obj)
+{
+    if (c->nfar == c->far_cap &&
+        (c->far_lost || !gc_grow_array((void **)&c->far, &c->far_cap,
+                                       sizeof *c->far, c->nfar + 1, c->nfar,
+                                       256))) {
+        c->far_lost = true;
+        return;
+    }
+    c->far[c->nfar++] = (struct gc_far){(size_t)c->cur, obj};
+}
+
+/* Prefetch the far references of the nodes up to `upto` (for writing, if
+ * `write`); *k is the cursor into c->far. */
+static inline void prefetch_far(const gc_ctx *c, size_t *k, size_t upto,
+                                bool write)
+{
+    for (; *k < c->nfar && c->far[*k].src <= upto; ++*k) {
+        if (write)
+            __builtin_prefetch(c->far[*k].obj, 1);
+        else
+            __builtin_prefetch(c->far[*k].obj);
+    }
 }
 
 static void push(gc_ctx *c, uint32_t i)
@@ -304,6 +337,7 @@ static void visit_gray(ouro_object *child, void *arg)
                 ouro__cand_buffer_old(child);
                 ouro__release_hold(c->self, child);
             }
+            note_far(c, child);
             return;
         }
         j = gc_table_add(&c->tab, child);
@@ -627,9 +661,12 @@ static size_t validate(gc_ctx *c, bool again)
         ouro__decbuf_apply_ready(c->self);
     bool replay = !again && !c->tdst_lost;
     c->replay = c->replay_end = 0;
+    size_t far = 0;
     for (size_t i = 0; i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];
+        /* Before the colour test: the cursor passes every node. */
+        prefetch_far(c, &far, i + PREFETCH_AHEAD, false);
         if (t->nodes[i].color != GC_WHITE)
             continue;
         if (i + PREFETCH_AHEAD < t->n)
@@ -915,9 +952,11 @@ static void visit_release(ouro_object *child, void *arg)
 static void free_garbage(gc_ctx *c)
 {
     gc_table *t = &c->tab;
+    size_t far = 0;
     for (size_t i = 0; c->outsiders && i < t->n; i++) {
         quiesce_every(c, i);
         ouro_object *o = t->objs[i];
+        prefetch_far(c, &far, i + PREFETCH_AHEAD, true);   /* released */
         if (t->nodes[i].color != GC_WHITE || !t->nodes[i].outside)
             continue;
         o->ob_type->traverse(o, visit_release, c);
@@ -1194,6 +1233,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
     phase_end(run, OURO_GC_PHASE_FREE, t);
     ouro__mem_free(c.stack);
     ouro__mem_free(c.weak);
+    ouro__mem_free(c.far);
     edge_index_drop(&c);
     gc_table_trim(&c.tab);
     kept_table = c.tab;
