@@ -287,8 +287,9 @@ bool ouro__cand_remove(ouro_object *o)
     place p;
     if (!locate(o, false, &p))
         return false;
-    /* Young first: an old candidate's death is the rarer case.  seq_cst:
-     * one order with the takes' exchanges of the word. */
+    /* Young first: most deaths are of young objects (an old candidate is
+     * mostly a live object that was read).  seq_cst: one order with the
+     * takes' exchanges of the word. */
     for (int set = YOUNG_SET; set < SETS; set++)
         if (atomic_fetch_and_explicit(&p.reg->bits[set][p.word], ~p.bit,
                                       memory_order_seq_cst) &

@@ -1180,7 +1180,7 @@ int64_t ouro__gc_collect_once(ouro_thread *self, struct ouro_gc_run *run)
             if (ouro__cand_defer(o)) {
                 run->deferred++;
                 ouro__release_hold(c.self, o);
-            } else {   /* no memory: back in the young set, if it can */
+            } else {   /* no memory: back in a set (the old one), if it can */
                 rebuffer_and_release(&c, o);
             }
             continue;

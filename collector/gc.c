@@ -2,8 +2,9 @@
  * gc.c - the collector thread, its trigger, and the gc API.
  *
  * One background thread, attached like any mutator, runs every collection:
- * automatic ones when the candidate count reaches the (adaptive) threshold,
- * and the ones ouro_gc_collect() asks for.  It waits offline (a blocking
+ * automatic ones when the young candidate count reaches the (adaptive)
+ * threshold or the old set a quarter of the heap, and the ones
+ * ouro_gc_collect() asks for.  It waits offline (a blocking
  * region), so it never delays a grace period while idle.
  */
 #include "gc.h"
@@ -53,6 +54,8 @@ static struct {
     _Atomic int enabled;
     _Atomic uint64_t base_threshold, threshold;
     _Atomic bool auto_pending;
+    _Atomic uint64_t old_trigger;      /* old_trigger_now(), as of the last
+                                        * collection or threshold change */
     _Atomic uint64_t pace_limit;       /* 0: no collection running */
     uint64_t pace_wait_ns;             /* 0: pacing off */
 } gc = {
@@ -90,16 +93,37 @@ void ouro__gc_candidates_grew(uint64_t n)
         ouro__gc_request();
 }
 
-/* The old trigger sums the registry's shard counts: every this many
- * insertions only. */
-#define OLD_CHECK_EVERY 1024
+/* The old set's size that makes the next automatic collection full, and
+ * asks for one: the base threshold, or a quarter of the tracked objects if
+ * that is more (docs/collector.md, "Generations"). */
+static uint64_t old_trigger_now(void)
+{
+    uint64_t base = atomic_load_explicit(&gc.base_threshold,
+                                         memory_order_relaxed);
+    uint64_t quarter = ouro__heap_count() / 4;
+    return quarter > base ? quarter : base;
+}
+
+static void old_trigger_refresh(void)
+{
+    uint64_t at = old_trigger_now();
+    atomic_store_explicit(&gc.old_trigger, at, memory_order_relaxed);
+    if (ouro__cand_old_count() >= at)
+        ouro__gc_request();
+}
+
+/* Past the trigger, every this many insertions ask again: the collector's
+ * own insertions may step over the exact value. */
+#define OLD_ASK_EVERY 256
 
 void ouro__gc_old_candidates_grew(uint64_t n)
 {
-    if (n % OLD_CHECK_EVERY)
-        return;
-    if (n >= atomic_load_explicit(&gc.base_threshold, memory_order_relaxed) &&
-        n * 4 >= ouro__heap_count())
+    /* Each value of the count is one insertion's: the trigger's own value
+     * asks once.  (Summing the registry's shard counts on every insertion
+     * would cost more than the insertion; the trigger is refreshed after
+     * every collection and threshold change instead.) */
+    uint64_t at = atomic_load_explicit(&gc.old_trigger, memory_order_relaxed);
+    if (n == at || (n > at && n % OLD_ASK_EVERY == 0))
         ouro__gc_request();
 }
 
@@ -192,12 +216,8 @@ enum kind { AUTOMATIC, YOUNG, FULL };
  * "Generations"). */
 static bool full_due(void)
 {
-    size_t heap = ouro__heap_count();
-    uint64_t base = atomic_load_explicit(&gc.base_threshold,
-                                         memory_order_relaxed);
-    uint64_t old = ouro__cand_old_count();
     return gc.young_since_full + 1 >= gc.full_every ||
-           (old >= base && old * 4 >= heap);
+           ouro__cand_old_count() >= old_trigger_now();
 }
 
 /* After a full collection: a full one that found little garbage among
@@ -274,6 +294,10 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     pthread_mutex_unlock(&gc.lock);
     ouro__gc_report_stop(&info, run.examined, elapsed);
     call_callbacks(OURO_GC_STOP, &info);
+    /* The heap may have changed size; and if the old set reached the
+     * trigger while this collection ran (its own insertions, or a request
+     * this collection absorbed), the next one is full. */
+    old_trigger_refresh();
     return found;
 }
 
@@ -345,6 +369,7 @@ int ouro__gc_start(const ouro_config *config)
                                         : DEFAULT_THRESHOLD;
     atomic_store_explicit(&gc.base_threshold, thr, memory_order_relaxed);
     atomic_store_explicit(&gc.threshold, thr, memory_order_relaxed);
+    atomic_store_explicit(&gc.old_trigger, thr, memory_order_relaxed);
     atomic_store_explicit(&gc.enabled, !config->gc_disabled,
                           memory_order_relaxed);
     atomic_store_explicit(&gc.auto_pending, false, memory_order_relaxed);
@@ -451,6 +476,7 @@ void ouro_gc_enable(void)
 {
     atomic_store_explicit(&gc.enabled, 1, memory_order_relaxed);
     ouro__gc_candidates_grew(ouro__cand_count());
+    old_trigger_refresh();   /* requests made while disabled were dropped */
 }
 
 void ouro_gc_disable(void)
@@ -470,6 +496,7 @@ void ouro_gc_set_threshold(uint64_t candidates)
     atomic_store_explicit(&gc.base_threshold, candidates, memory_order_relaxed);
     atomic_store_explicit(&gc.threshold, candidates, memory_order_relaxed);
     ouro__gc_candidates_grew(ouro__cand_count());
+    old_trigger_refresh();
 }
 
 uint64_t ouro_gc_get_threshold(void)
