@@ -24,12 +24,14 @@
 #define MAX_CALLBACKS 32
 
 /* Pacing (docs/collector.md, "Pacing"): while a collection that took N
- * candidates runs, the threads may buffer max(N / PACE_DIVISOR, PACE_FLOOR)
- * new ones; past that, each online mutator waits at its next safepoint
+ * candidates runs, the threads may buffer max(N / PACE_DIVISOR, PACE_FLOOR,
+ * H / PACE_HEAP_DIVISOR) new ones, H the tracked objects; past that, each
+ * online mutator waits at its next safepoint
  * until the collection ends, or PACE_WAIT_NS at most (a mutator holding a
  * lock that a finalizer needs must not deadlock the collector). */
 #define PACE_DIVISOR 2
 #define PACE_FLOOR 65536
+#define PACE_HEAP_DIVISOR 4
 #define PACE_WAIT_NS 5000000   /* default; ouro_config.gc_pace_max_us */
 
 struct callback {
@@ -132,6 +134,9 @@ void ouro__gc_pace_begin(uint64_t taken)
     if (!gc.pace_wait_ns)
         return;   /* pacing off: the limit stays 0 */
     uint64_t limit = taken / PACE_DIVISOR;
+    uint64_t heap = ouro__heap_count() / PACE_HEAP_DIVISOR;
+    if (limit < heap)
+        limit = heap;
     atomic_store_explicit(&gc.pace_limit, limit > PACE_FLOOR ? limit
                                                               : PACE_FLOOR,
                           memory_order_relaxed);

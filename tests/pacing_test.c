@@ -100,6 +100,27 @@ static void safepoints_wait_when_the_collector_falls_behind(void **state)
     assert_int_equal(waited, 1);
 }
 
+/* On a heap of H tracked objects the collection allows H/4 new
+ * candidates however few it took: MANY new ones on a heap of 4 MANY (and
+ * more) are no reason to wait. */
+static void a_large_heap_allows_a_quarter_of_it(void **state)
+{
+    (void)state;
+    size_t extra = 4 * MANY;
+    ouro_object **heap = malloc(extra * sizeof *heap);
+    assert_non_null(heap);
+    for (size_t i = 0; i < extra; i++)
+        assert_non_null(heap[i] = ouro_list_new(0));
+    bool raised;
+    uint64_t waited;
+    run_behind_a_held_collection(&raised, &waited);
+    assert_false(raised);
+    assert_int_equal(waited, 0);
+    for (size_t i = 0; i < extra; i++)
+        ouro_decref(heap[i]);
+    free(heap);
+}
+
 static int setup_pacing_off(void **state)
 {
     (void)state;
@@ -121,6 +142,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         OURO_TEST(safepoints_wait_when_the_collector_falls_behind),
+        OURO_TEST(a_large_heap_allows_a_quarter_of_it),
         cmocka_unit_test_setup_teardown(pacing_can_be_turned_off,
                                         setup_pacing_off, ouro_test_teardown),
     };
