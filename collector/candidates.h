@@ -14,8 +14,8 @@
  * old one into the old set.  A young collection (collector/collect.c)
  * takes only the young set and moves the objects among them that became
  * old since they were buffered to the old set, where the next full
- * collection finds them (docs/collector.md, "Generations").  Insertion, removal and the
- * take are lock-free.  Whoever sets BUFFERED (one atomic OR) puts the
+ * collection finds them (docs/collector.md, "Generations").  Insertion,
+ * removal and the take are lock-free.  Whoever sets BUFFERED (one atomic OR) puts the
  * object in a set; it is cleared by whoever ends the object's candidacy:
  * the thread that removes it at its death, the collector when it holds it,
  * or the winner of the zombie claim.
