@@ -106,11 +106,13 @@ static uint64_t old_trigger_now(void)
     return quarter > base ? quarter : base;
 }
 
-static void old_trigger_refresh(void)
+/* Recompute the trigger; with `ask`, ask for a collection if the old set
+ * has reached it already. */
+static void old_trigger_refresh(bool ask)
 {
     uint64_t at = old_trigger_now();
     atomic_store_explicit(&gc.old_trigger, at, memory_order_relaxed);
-    if (ouro__cand_old_count() >= at)
+    if (ask && ouro__cand_old_count() >= at)
         ouro__gc_request();
 }
 
@@ -301,8 +303,11 @@ static int64_t run_collection(ouro_thread *self, enum kind kind)
     call_callbacks(OURO_GC_STOP, &info);
     /* The heap may have changed size; and if the old set reached the
      * trigger while this collection ran (its own insertions, or a request
-     * this collection absorbed), the next one is full. */
-    old_trigger_refresh();
+     * this collection absorbed), the next one is full.  Unless this one
+     * was to be full and could not take the old set (no memory): asking
+     * again at once would spin on empty collections; the next insertion
+     * past the trigger asks. */
+    old_trigger_refresh(run.young || run.old_taken);
     return found;
 }
 
@@ -481,7 +486,7 @@ void ouro_gc_enable(void)
 {
     atomic_store_explicit(&gc.enabled, 1, memory_order_relaxed);
     ouro__gc_candidates_grew(ouro__cand_count());
-    old_trigger_refresh();   /* requests made while disabled were dropped */
+    old_trigger_refresh(true);   /* requests made while off were dropped */
 }
 
 void ouro_gc_disable(void)
@@ -501,7 +506,7 @@ void ouro_gc_set_threshold(uint64_t candidates)
     atomic_store_explicit(&gc.base_threshold, candidates, memory_order_relaxed);
     atomic_store_explicit(&gc.threshold, candidates, memory_order_relaxed);
     ouro__gc_candidates_grew(ouro__cand_count());
-    old_trigger_refresh();
+    old_trigger_refresh(true);
 }
 
 uint64_t ouro_gc_get_threshold(void)

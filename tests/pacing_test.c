@@ -101,24 +101,32 @@ static void safepoints_wait_when_the_collector_falls_behind(void **state)
 }
 
 /* On a heap of H tracked objects the collection allows H/4 new
- * candidates however few it took: MANY new ones on a heap of 4 MANY (and
- * more) are no reason to wait. */
-static void a_large_heap_allows_a_quarter_of_it(void **state)
+ * candidates however few it took: MANY new ones on a heap of 5 MANY are
+ * no reason to wait, but on a heap a little under 4 MANY (H/4 above the
+ * floor of 65536, below MANY) they are. */
+static void behind_on_a_heap_of(size_t extra, bool *raised, uint64_t *waited)
 {
-    (void)state;
-    size_t extra = 4 * MANY;
     ouro_object **heap = malloc(extra * sizeof *heap);
     assert_non_null(heap);
     for (size_t i = 0; i < extra; i++)
         assert_non_null(heap[i] = ouro_list_new(0));
-    bool raised;
-    uint64_t waited;
-    run_behind_a_held_collection(&raised, &waited);
-    assert_false(raised);
-    assert_int_equal(waited, 0);
+    run_behind_a_held_collection(raised, waited);
     for (size_t i = 0; i < extra; i++)
         ouro_decref(heap[i]);
     free(heap);
+}
+
+static void a_large_heap_allows_a_quarter_of_it(void **state)
+{
+    (void)state;
+    bool raised;
+    uint64_t waited;
+    behind_on_a_heap_of(4 * MANY, &raised, &waited);   /* H ~ 5 MANY */
+    assert_false(raised);
+    assert_int_equal(waited, 0);
+    behind_on_a_heap_of(200000, &raised, &waited);     /* H/4 ~ 67,500 */
+    assert_true(raised);
+    assert_int_equal(waited, 1);
 }
 
 static int setup_pacing_off(void **state)
